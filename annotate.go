@@ -1,0 +1,72 @@
+package spanlinksprocessor
+
+import (
+	"strconv"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// w3cSampled is the sampled bit of the W3C trace flags, the low byte of a
+// link's flags.
+const w3cSampled = 0x01
+
+// annotateBatch writes the spanlinks.links.* attributes on span if it is a
+// batch span (DESIGN.md step 3): its links before repair plus its incoming
+// DroppedLinksCount reach batch.min_links, or the processor dropped a link
+// from it. It reports whether it did.
+func annotateBatch(span ptrace.Span, st linkStats, cfg *BatchConfig) bool {
+	total := st.before + st.incomingDropped
+	if total < cfg.MinLinks && st.dropped() == 0 {
+		return false
+	}
+	links := span.Links()
+	kept := links.Len()
+	attrs := span.Attributes()
+	denom := max(float64(total), declaredSize(attrs, cfg.SizeAttributes))
+	attrs.PutInt(attrLinksTotal, int64(total))
+	attrs.PutInt(attrLinksKept, int64(kept))
+	attrs.PutInt(attrLinksInvalid, int64(st.invalid))
+	attrs.PutDouble(attrLinksSampledRatio, float64(kept)/denom)
+
+	withFlags, sampled := 0, 0
+	for i := 0; i < kept; i++ {
+		f := links.At(i).Flags()
+		if f == 0 {
+			continue // the SDK recorded no flags
+		}
+		withFlags++
+		if f&w3cSampled != 0 {
+			sampled++
+		}
+	}
+	if withFlags > 0 {
+		attrs.PutDouble(attrLinksTargetSampledRatio, float64(sampled)/float64(withFlags))
+	}
+	return true
+}
+
+// declaredSize returns the batch size the application declared in the first
+// of names that holds a positive number (int, double or numeric string), or
+// 0 when none does.
+func declaredSize(attrs pcommon.Map, names []string) float64 {
+	for _, name := range names {
+		v, ok := attrs.Get(name)
+		if !ok {
+			continue
+		}
+		var n float64
+		switch v.Type() {
+		case pcommon.ValueTypeInt:
+			n = float64(v.Int())
+		case pcommon.ValueTypeDouble:
+			n = v.Double()
+		case pcommon.ValueTypeStr:
+			n, _ = strconv.ParseFloat(v.Str(), 64)
+		}
+		if n > 0 {
+			return n
+		}
+	}
+	return 0
+}

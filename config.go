@@ -1,0 +1,196 @@
+package spanlinksprocessor
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+)
+
+// Truncation strategies for links beyond max_links_per_span.
+const (
+	// TruncateSample keeps the links whose targets hash lowest: a uniform,
+	// deterministic sample.
+	TruncateSample = "sample"
+	// TruncateFirst keeps the earliest links.
+	TruncateFirst = "first"
+)
+
+// Hold modes; any other hold is a list of OTTL span conditions.
+const (
+	// HoldAll holds every span for up to the window.
+	HoldAll = "all"
+	// HoldNone holds no span: only linkers that arrived first give backlinks.
+	HoldNone = "none"
+)
+
+// Config is the configuration of the spanlinks processor.
+type Config struct {
+	// MaxLinksPerSpan is how many links a span keeps after repair.
+	MaxLinksPerSpan int `mapstructure:"max_links_per_span"`
+	// MaxAttributesPerLink is how many attributes a link keeps.
+	MaxAttributesPerLink int `mapstructure:"max_attributes_per_link"`
+	// Truncation chooses the links kept beyond MaxLinksPerSpan: sample or first.
+	Truncation string `mapstructure:"truncation"`
+	// Batch chooses which spans are annotated as batch spans.
+	Batch BatchConfig `mapstructure:"batch"`
+	// Backlinks configures the link index and the backlinks written on origin spans.
+	Backlinks BacklinksConfig `mapstructure:"backlinks"`
+}
+
+// BatchConfig chooses which spans are annotated as batch spans.
+type BatchConfig struct {
+	// MinLinks is how many links (before repair, plus the incoming dropped
+	// count) make a span a batch span.
+	MinLinks int `mapstructure:"min_links"`
+	// SizeAttributes are span attributes, read in order, that declare the
+	// size of the batch when the application sampled its links.
+	SizeAttributes []string `mapstructure:"size_attributes"`
+}
+
+// BacklinksConfig configures the link index and the backlinks.
+type BacklinksConfig struct {
+	// Enabled turns indexing and backlinks on.
+	Enabled bool `mapstructure:"enabled"`
+	// Window is the pairing window: how long index entries live and the
+	// longest a span is held.
+	Window time.Duration `mapstructure:"window"`
+	// Hold chooses the spans held for up to Window so that linkers arriving
+	// after them still give them backlinks.
+	Hold Hold `mapstructure:"-"`
+	// MaxHeldSpans bounds the hold; past it the oldest spans are released early.
+	MaxHeldSpans int `mapstructure:"max_held_spans"`
+	// MaxIndexEntries bounds the index; past it the oldest entries are evicted.
+	MaxIndexEntries int `mapstructure:"max_index_entries"`
+	// MaxBacklinksPerSpan bounds the backlink lists written on one span.
+	MaxBacklinksPerSpan int `mapstructure:"max_backlinks_per_span"`
+	// EmitLinks adds a reverse link to each linking span on the origin span.
+	EmitLinks bool `mapstructure:"emit_links"`
+}
+
+// Hold is the backlinks.hold setting: "all", "none", or a list of OTTL span
+// conditions of which any one matching holds the span.
+type Hold struct {
+	// Mode is HoldAll, HoldNone, or empty when Conditions apply.
+	Mode string
+	// Conditions are OTTL span conditions; set only when Mode is empty.
+	Conditions []string
+}
+
+func createDefaultConfig() component.Config {
+	return &Config{
+		MaxLinksPerSpan:      128,
+		MaxAttributesPerLink: 128,
+		Truncation:           TruncateSample,
+		Batch: BatchConfig{
+			MinLinks:       2,
+			SizeAttributes: []string{"messaging.batch.message_count", "batch.size"},
+		},
+		Backlinks: BacklinksConfig{
+			Enabled:             true,
+			Window:              30 * time.Second,
+			Hold:                Hold{Mode: HoldAll},
+			MaxHeldSpans:        100000,
+			MaxIndexEntries:     1000000,
+			MaxBacklinksPerSpan: 32,
+		},
+	}
+}
+
+// Unmarshal reads the backlinks section; hold takes a string or a list.
+func (b *BacklinksConfig) Unmarshal(conf *confmap.Conf) error {
+	raw := conf.ToStringMap()
+	hold, ok := raw["hold"]
+	delete(raw, "hold")
+	type plain BacklinksConfig // no methods: no recursion into Unmarshal
+	if err := confmap.NewFromStringMap(raw).Unmarshal((*plain)(b)); err != nil {
+		return err
+	}
+	if !ok {
+		return nil
+	}
+	h, err := parseHold(hold)
+	if err != nil {
+		return err
+	}
+	b.Hold = h
+	return nil
+}
+
+func parseHold(v any) (Hold, error) {
+	switch v := v.(type) {
+	case string:
+		if v == HoldAll || v == HoldNone {
+			return Hold{Mode: v}, nil
+		}
+		return Hold{}, fmt.Errorf("hold: %q is neither %q, %q nor a list of OTTL conditions", v, HoldAll, HoldNone)
+	case []any:
+		conds := make([]string, 0, len(v))
+		for i, c := range v {
+			s, ok := c.(string)
+			if !ok {
+				return Hold{}, fmt.Errorf("hold[%d]: %v is not a string OTTL condition", i, c)
+			}
+			conds = append(conds, s)
+		}
+		return Hold{Conditions: conds}, nil
+	case nil:
+		return Hold{}, errors.New("hold: empty; use all, none or a list of OTTL conditions")
+	default:
+		return Hold{}, fmt.Errorf("hold: %v is neither %q, %q nor a list of OTTL conditions", v, HoldAll, HoldNone)
+	}
+}
+
+// Validate refuses every bad value, naming its key.
+func (c *Config) Validate() error {
+	var errs []error
+	positive := func(key string, v int) {
+		if v <= 0 {
+			errs = append(errs, fmt.Errorf("%s: must be greater than 0, got %d", key, v))
+		}
+	}
+	positive("max_links_per_span", c.MaxLinksPerSpan)
+	positive("max_attributes_per_link", c.MaxAttributesPerLink)
+	if c.Truncation != TruncateSample && c.Truncation != TruncateFirst {
+		errs = append(errs, fmt.Errorf("truncation: %q is not %q or %q", c.Truncation, TruncateSample, TruncateFirst))
+	}
+	positive("batch.min_links", c.Batch.MinLinks)
+	for i, a := range c.Batch.SizeAttributes {
+		if a == "" {
+			errs = append(errs, fmt.Errorf("batch.size_attributes[%d]: must not be empty", i))
+		}
+	}
+	b := c.Backlinks
+	if b.Enabled {
+		if b.Window <= 0 {
+			errs = append(errs, fmt.Errorf("backlinks.window: must be greater than 0 when backlinks are enabled, got %s", b.Window))
+		}
+		positive("backlinks.max_held_spans", b.MaxHeldSpans)
+		positive("backlinks.max_index_entries", b.MaxIndexEntries)
+		positive("backlinks.max_backlinks_per_span", b.MaxBacklinksPerSpan)
+		if err := b.Hold.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("backlinks.%w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (h Hold) validate() error {
+	switch h.Mode {
+	case HoldAll, HoldNone:
+		if len(h.Conditions) > 0 {
+			return fmt.Errorf("hold: mode %q takes no conditions", h.Mode)
+		}
+		return nil
+	case "":
+		if len(h.Conditions) == 0 {
+			return errors.New("hold: empty list; use all, none or at least one OTTL condition")
+		}
+		_, err := newHoldMatcher(h.Conditions, component.TelemetrySettings{})
+		return err
+	default:
+		return fmt.Errorf("hold: %q is neither %q, %q nor a list of OTTL conditions", h.Mode, HoldAll, HoldNone)
+	}
+}
