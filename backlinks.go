@@ -35,10 +35,10 @@ func isBacklink(l ptrace.SpanLink) bool {
 	return ok && v.Type() == pcommon.ValueTypeBool && v.Bool()
 }
 
-// lookupBacklinks returns what idx knows of the spans linking to span,
-// counting only those indexed after since (DESIGN.md step 5).
-func lookupBacklinks(idx LinkIndex, span ptrace.Span, since, now time.Time, max int) Backlinks {
-	return idx.Lookup(SpanRef{TraceID: span.TraceID(), SpanID: span.SpanID()}, since, now, max)
+// lookupBacklinks returns what idx knows of the spans linking to span
+// whose entries lie in (from, to] (DESIGN.md step 5).
+func lookupBacklinks(idx LinkIndex, span ptrace.Span, from, to Cursor, now time.Time, max int) Backlinks {
+	return idx.Lookup(SpanRef{TraceID: span.TraceID(), SpanID: span.SpanID()}, from, to, now, max)
 }
 
 // writeBacklinks adds b to span's backlink attributes, merging with what an

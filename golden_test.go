@@ -13,6 +13,7 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/ptracetest"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor/processortest"
@@ -76,7 +77,7 @@ func loadConfig(t *testing.T, path string) *Config {
 
 // newTestProcessor builds a processor on a fake clock, without its release
 // ticker: the test moves time and runs the release loop itself.
-func newTestProcessor(t testing.TB, cfg *Config, next *consumertest.TracesSink, clock *fakeClock) *spanLinksProcessor {
+func newTestProcessor(t testing.TB, cfg *Config, next consumer.Traces, clock *fakeClock) *spanLinksProcessor {
 	t.Helper()
 	p, err := newProcessor(processortest.NewNopSettings(typeStr), cfg, next)
 	require.NoError(t, err)

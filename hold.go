@@ -13,6 +13,7 @@ type heldBatch struct {
 	td      ptrace.Traces
 	spans   int
 	arrived time.Time
+	seen    Cursor // the index entries its spans' backlinks already count
 }
 
 // hold keeps batches of spans for up to window, releasing the oldest first.
@@ -32,11 +33,12 @@ func newHold(window time.Duration, max int) *hold {
 	return &hold{window: window, max: max}
 }
 
-// add holds td, n spans that arrived at now, and returns the batches that
+// add holds td, n spans that arrived at now with the backlinks up to seen,
+// and returns the batches that
 // must be released at once, oldest first: those over max (td itself when it
 // alone is over max), or td when the hold is closed.
-func (h *hold) add(td ptrace.Traces, n int, now time.Time) []heldBatch {
-	b := heldBatch{td: td, spans: n, arrived: now}
+func (h *hold) add(td ptrace.Traces, n int, now time.Time, seen Cursor) []heldBatch {
+	b := heldBatch{td: td, spans: n, arrived: now, seen: seen}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/bits"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -37,10 +38,12 @@ type Backlinks struct {
 type LinkIndex interface {
 	// Add records that l links to target, seen at now.
 	Add(target SpanRef, l Linker, now time.Time)
-	// Lookup returns the linkers of target added after since and within the
-	// window before now, listing at most max of them. A zero since means
-	// from the start of the window.
-	Lookup(target SpanRef, since, now time.Time, max int) Backlinks
+	// Cursor returns the index's position now: every entry added from
+	// then on lies beyond it.
+	Cursor() Cursor
+	// Lookup returns the linkers of target whose entries lie in (from, to]
+	// and within the window before now, listing at most max of them.
+	Lookup(target SpanRef, from, to Cursor, now time.Time, max int) Backlinks
 	// Expire drops the entries older than the window.
 	Expire(now time.Time)
 	// Len reports how many entries the index holds.
@@ -49,6 +52,14 @@ type LinkIndex interface {
 	// capacity, since creation.
 	Stats() IndexStats
 }
+
+// Cursor orders the entries of an index by when they were added, so that a
+// span held while its linkers arrive can ask for exactly those it has not
+// seen yet. Lookups over (0, c] and (c, CursorEnd] see each entry once.
+type Cursor uint64
+
+// CursorEnd lies beyond every entry.
+const CursorEnd = Cursor(math.MaxUint64)
 
 // IndexStats counts the entries a LinkIndex dropped, by reason.
 type IndexStats struct{ Expired, Evicted uint64 }
@@ -71,8 +82,9 @@ const (
 // hash, each shard with its own lock, so no lock is global. An entry is one
 // (target, linker) pair; an entry added at t is visible while now-t < window.
 type memoryIndex struct {
-	window int64 // nanoseconds
-	shift  uint  // 64 - log2(len(shards)): the hash's top bits pick the shard
+	cursor atomic.Uint64 // the last cursor given to an entry
+	window int64         // nanoseconds
+	shift  uint          // 64 - log2(len(shards)): the hash's top bits pick the shard
 	shards []indexShard
 }
 
@@ -134,29 +146,34 @@ func (ix *memoryIndex) Add(target SpanRef, l Linker, now time.Time) {
 			break
 		}
 	}
-	s.push(indexEntry{target: target, linker: l.SpanRef, name: l.Name, at: t, err: l.Error})
+	// The cursor is taken under the shard's lock, so that a Lookup of this
+	// shard either sees the entry or ran before its cursor existed.
+	c := ix.cursor.Add(1)
+	s.push(indexEntry{target: target, linker: l.SpanRef, name: l.Name, at: t, cursor: c, err: l.Error})
 }
 
-// Lookup returns the linkers of target added after since and within the
-// window before now, listing the oldest limit of them (none when limit <=
-// 0). It walks the entries for target, under its shard's lock. A miss does
-// not allocate.
-func (ix *memoryIndex) Lookup(target SpanRef, since, now time.Time, limit int) Backlinks {
+// Cursor returns the index's position now: every entry added from then on
+// lies beyond it.
+func (ix *memoryIndex) Cursor() Cursor {
+	return Cursor(ix.cursor.Load())
+}
+
+// Lookup returns the linkers of target whose entries lie in (from, to] and
+// within the window before now, listing the oldest limit of them (none when
+// limit <= 0). It walks the entries for target, under its shard's lock. A
+// miss does not allocate.
+func (ix *memoryIndex) Lookup(target SpanRef, from, to Cursor, now time.Time, limit int) Backlinks {
 	t := now.UnixNano()
-	from := int64(math.MinInt64)
-	if !since.IsZero() {
-		from = since.UnixNano()
-	}
 	s := ix.shard(target)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expire(t, ix.window)
 	var b Backlinks
 	for e := range s.chain(target) {
-		if e.at <= from {
+		if e.cursor <= uint64(from) {
 			break // the chain runs newest first: the rest is older still
 		}
-		if t-e.at < ix.window {
+		if e.cursor <= uint64(to) && t-e.at < ix.window {
 			b.Count++
 			if e.err {
 				b.ErrorCount++
@@ -172,7 +189,7 @@ func (ix *memoryIndex) Lookup(target SpanRef, since, now time.Time, limit int) B
 	b.Linkers = make([]Linker, n)
 	i := b.Count
 	for e := range s.chain(target) {
-		if t-e.at >= ix.window || e.at <= from {
+		if t-e.at >= ix.window || e.cursor <= uint64(from) || e.cursor > uint64(to) {
 			continue
 		}
 		if i--; i < n {
@@ -223,12 +240,13 @@ func (ix *memoryIndex) Stats() IndexStats {
 }
 
 // indexEntry is one (target, linker) pair. Its fields are laid out to fit in
-// 80 bytes.
+// 88 bytes.
 type indexEntry struct {
 	target SpanRef
 	linker SpanRef
 	name   string
 	at     int64  // when it was added, Unix nanoseconds
+	cursor uint64 // its place in the order of all entries of the index
 	prev   uint32 // how many entries back the previous entry for target is; 0: none
 	err    bool   // the linker ended with status Error
 }

@@ -63,7 +63,7 @@ func BenchmarkLinkIndexLookupHit(b *testing.B) {
 	b.ReportAllocs()
 	i, listed := 0, 0
 	for b.Loop() {
-		listed += len(ix.Lookup(targets[i%len(targets)], time.Time{}, now, 32).Linkers)
+		listed += len(ix.Lookup(targets[i%len(targets)], 0, CursorEnd, now, 32).Linkers)
 		i++
 	}
 	b.ReportMetric(float64(listed)/float64(i), "linkers/op")
@@ -81,7 +81,7 @@ func BenchmarkLinkIndexLookupMiss(b *testing.B) {
 	b.ReportAllocs()
 	i, hits := 0, 0
 	for b.Loop() {
-		hits += ix.Lookup(misses[i%len(misses)], time.Time{}, now, 32).Count
+		hits += ix.Lookup(misses[i%len(misses)], 0, CursorEnd, now, 32).Count
 		i++
 	}
 	b.ReportMetric(float64(hits)/float64(i), "hits/op")
@@ -97,7 +97,7 @@ func BenchmarkLinkIndexParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		r := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 		for pb.Next() {
-			ix.Lookup(randRef(r), time.Time{}, now, 32)
+			ix.Lookup(randRef(r), 0, CursorEnd, now, 32)
 			ix.Add(randRef(r), Linker{SpanRef: randRef(r), Name: benchName}, now)
 		}
 	})

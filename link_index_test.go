@@ -41,7 +41,8 @@ func TestLinkIndexLookup(t *testing.T) {
 		name   string
 		adds   []add
 		target uint64
-		since  time.Duration // 0: from the start of the window
+		from   Cursor // entries after this cursor; in a fresh index the i-th add has cursor i
+		to     Cursor // entries up to this cursor; 0: CursorEnd
 		now    time.Duration
 		limit  int
 		want   Backlinks
@@ -156,19 +157,28 @@ func TestLinkIndexLookup(t *testing.T) {
 			want:   Backlinks{Count: 1, ErrorCount: 1, Linkers: []Linker{idxLinker(10, true)}},
 		},
 		{
-			name:   "since counts only later linkers",
+			name:   "from a cursor counts only later linkers",
 			adds:   []add{{1, 10, true, 1 * time.Second}, {1, 11, false, 2 * time.Second}, {1, 12, true, 3 * time.Second}},
 			target: 1,
-			since:  2 * time.Second,
+			from:   2,
 			now:    4 * time.Second,
 			limit:  8,
 			want:   Backlinks{Count: 1, ErrorCount: 1, Linkers: []Linker{idxLinker(12, true)}},
 		},
 		{
-			name:   "since after every linker",
-			adds:   []add{{1, 10, false, 1 * time.Second}},
+			name:   "up to a cursor counts only earlier linkers",
+			adds:   []add{{1, 10, true, 1 * time.Second}, {1, 11, false, 2 * time.Second}, {1, 12, true, 3 * time.Second}},
 			target: 1,
-			since:  1 * time.Second,
+			to:     2,
+			now:    4 * time.Second,
+			limit:  8,
+			want:   Backlinks{Count: 2, ErrorCount: 1, Linkers: []Linker{idxLinker(10, true), idxLinker(11, false)}},
+		},
+		{
+			name:   "from the last cursor sees nothing",
+			adds:   []add{{1, 10, false, 1 * time.Second}, {2, 11, false, 1 * time.Second}},
+			target: 1,
+			from:   2,
 			now:    4 * time.Second,
 			limit:  8,
 			want:   Backlinks{},
@@ -180,11 +190,11 @@ func TestLinkIndexLookup(t *testing.T) {
 			for _, a := range tt.adds {
 				ix.Add(idxRef(a.target), idxLinker(a.linker, a.failed), idxAt(a.t))
 			}
-			var since time.Time
-			if tt.since > 0 {
-				since = idxAt(tt.since)
+			to := tt.to
+			if to == 0 {
+				to = CursorEnd
 			}
-			got := ix.Lookup(idxRef(tt.target), since, idxAt(tt.now), tt.limit)
+			got := ix.Lookup(idxRef(tt.target), tt.from, to, idxAt(tt.now), tt.limit)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Lookup = %+v, want %+v", got, tt.want)
 			}
@@ -255,7 +265,7 @@ func TestLinkIndexEvictsOldestFirst(t *testing.T) {
 	}
 	ix.Add(idxRef(2), idxLinker(20, false), idxAt(5))
 	want := Backlinks{Count: 2, Linkers: []Linker{idxLinker(13, false), idxLinker(14, false)}}
-	if got := ix.Lookup(idxRef(1), time.Time{}, idxAt(6), 8); !reflect.DeepEqual(got, want) {
+	if got := ix.Lookup(idxRef(1), 0, CursorEnd, idxAt(6), 8); !reflect.DeepEqual(got, want) {
 		t.Errorf("Lookup = %+v, want %+v", got, want)
 	}
 	if st := ix.Stats(); st.Evicted != 3 {
@@ -274,7 +284,7 @@ func TestLinkIndexRemovesKeys(t *testing.T) {
 	if _, ok := ix.shards[0].last[idxRef(1)]; ok {
 		t.Error("key for target 1 kept after its entries were evicted")
 	}
-	if got := ix.Lookup(idxRef(1), time.Time{}, idxAt(3), 8); !reflect.DeepEqual(got, Backlinks{}) {
+	if got := ix.Lookup(idxRef(1), 0, CursorEnd, idxAt(3), 8); !reflect.DeepEqual(got, Backlinks{}) {
 		t.Errorf("Lookup of evicted target = %+v, want a miss", got)
 	}
 	if n := len(ix.shards[0].last); n != 4 {
@@ -308,7 +318,7 @@ func TestLinkIndexRingGrowthKeepsOrder(t *testing.T) {
 		ix.Add(idxRef(3+i), l, idxAt(time.Minute))
 		want = append(want, l)
 	}
-	got := ix.Lookup(idxRef(1), time.Time{}, idxAt(time.Minute), n)
+	got := ix.Lookup(idxRef(1), 0, CursorEnd, idxAt(time.Minute), n)
 	if got.Count != n || !reflect.DeepEqual(got.Linkers, want) {
 		t.Errorf("Lookup after growth: Count %d, order kept %v; want %d in order", got.Count, reflect.DeepEqual(got.Linkers, want), n)
 	}
@@ -340,7 +350,7 @@ func TestLinkIndexMissDoesNotAllocate(t *testing.T) {
 	}
 	miss := idxRef(1 << 40)
 	allocs := testing.AllocsPerRun(1000, func() {
-		if b := ix.Lookup(miss, time.Time{}, idxT0, 32); b.Count != 0 {
+		if b := ix.Lookup(miss, 0, CursorEnd, idxT0, 32); b.Count != 0 {
 			t.Fatalf("Lookup of a miss = %+v", b)
 		}
 	})
@@ -363,8 +373,8 @@ func TestLinkIndexConcurrent(t *testing.T) {
 				target := idxRef(i % targets)
 				// Every worker adds the same linkers: each must count once.
 				ix.Add(target, idxLinker(i, false), idxAt(time.Duration(i)))
-				ix.Lookup(target, time.Time{}, idxAt(time.Duration(i)), 4)
-				ix.Lookup(idxRef(1<<40+w), time.Time{}, idxAt(time.Duration(i)), 4)
+				ix.Lookup(target, 0, CursorEnd, idxAt(time.Duration(i)), 4)
+				ix.Lookup(idxRef(1<<40+w), 0, CursorEnd, idxAt(time.Duration(i)), 4)
 			}
 		})
 	}
@@ -380,7 +390,7 @@ func TestLinkIndexConcurrent(t *testing.T) {
 		t.Errorf("Len = %d, want %d", n, targets*perTgt)
 	}
 	for i := range uint64(targets) {
-		if b := ix.Lookup(idxRef(i), time.Time{}, idxT0, 0); b.Count != perTgt {
+		if b := ix.Lookup(idxRef(i), 0, CursorEnd, idxT0, 0); b.Count != perTgt {
 			t.Errorf("target %d: Count = %d, want %d", i, b.Count, perTgt)
 		}
 	}

@@ -9,11 +9,11 @@ import (
 
 // linkStats is what repairLinks saw and did on one span.
 type linkStats struct {
-	before          int   // links before the processor touched them
-	incomingDropped int   // DroppedLinksCount as the span arrived
-	invalid         int   // links dropped as invalid, duplicate or self
-	truncated       int   // links dropped by max_links_per_span
-	attrsDropped    int   // link attributes dropped by max_attributes_per_link
+	before          int // links before the processor touched them
+	incomingDropped int // DroppedLinksCount as the span arrived
+	invalid         int // links dropped as invalid, duplicate or self
+	truncated       int // links dropped by max_links_per_span
+	attrsDropped    int // link attributes dropped by max_attributes_per_link
 }
 
 // dropped reports how many links the processor dropped from the span.

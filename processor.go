@@ -131,15 +131,16 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 		return p.next.ConsumeTraces(ctx, td)
 	}
 	// 5. Backlink, in a second pass so that the order of spans within td
-	// does not matter.
-	p.backlink(td, time.Time{}, now)
+	// does not matter. Held spans get the rest, after seen, on release.
+	seen := p.index.Cursor()
+	p.backlink(td, 0, seen, now)
 	if p.hold == nil {
 		return p.next.ConsumeTraces(ctx, td)
 	}
 	// 6. Hold.
 	held, n := p.takeHeld(ctx, td)
 	if n > 0 {
-		p.release(context.WithoutCancel(ctx), p.hold.add(held, n, now), now)
+		p.release(context.WithoutCancel(ctx), p.hold.add(held, n, now, seen), now)
 	}
 	if td.ResourceSpans().Len() == 0 {
 		return nil
@@ -147,8 +148,9 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 	return p.next.ConsumeTraces(ctx, td)
 }
 
-// backlink writes on every span of td the backlinks indexed after since.
-func (p *spanLinksProcessor) backlink(td ptrace.Traces, since, now time.Time) {
+// backlink writes on every span of td the backlinks whose index entries
+// lie in (from, to].
+func (p *spanLinksProcessor) backlink(td ptrace.Traces, from, to Cursor, now time.Time) {
 	b := p.cfg.Backlinks
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
@@ -157,7 +159,7 @@ func (p *spanLinksProcessor) backlink(td ptrace.Traces, since, now time.Time) {
 			spans := sss.At(j).Spans()
 			for k := 0; k < spans.Len(); k++ {
 				span := spans.At(k)
-				bl := lookupBacklinks(p.index, span, since, now, b.MaxBacklinksPerSpan)
+				bl := lookupBacklinks(p.index, span, from, to, now, b.MaxBacklinksPerSpan)
 				writeBacklinks(span, bl, b.MaxBacklinksPerSpan, b.EmitLinks)
 			}
 		}
@@ -179,7 +181,7 @@ func (p *spanLinksProcessor) releaseExpired(ctx context.Context) {
 // caller that handed the spans over has long returned.
 func (p *spanLinksProcessor) release(ctx context.Context, batches []heldBatch, now time.Time) {
 	for _, b := range batches {
-		p.backlink(b.td, b.arrived, now)
+		p.backlink(b.td, b.seen, CursorEnd, now)
 		if err := p.next.ConsumeTraces(ctx, b.td); err != nil {
 			p.releaseErrors.Add(1)
 			p.logger.Error("Failed to forward released spans",
