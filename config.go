@@ -104,8 +104,7 @@ func (b *BacklinksConfig) Unmarshal(conf *confmap.Conf) error {
 	raw := conf.ToStringMap()
 	hold, ok := raw["hold"]
 	delete(raw, "hold")
-	type plain BacklinksConfig // no methods: no recursion into Unmarshal
-	if err := confmap.NewFromStringMap(raw).Unmarshal((*plain)(b)); err != nil {
+	if err := confmap.NewFromStringMap(raw).Unmarshal((*backlinksKeys)(b)); err != nil {
 		return err
 	}
 	if !ok {
@@ -119,13 +118,28 @@ func (b *BacklinksConfig) Unmarshal(conf *confmap.Conf) error {
 	return nil
 }
 
+// backlinksKeys is BacklinksConfig without its methods, so that decoding it
+// does not call Unmarshal again.
+type backlinksKeys BacklinksConfig
+
+// Marshal writes the backlinks section, hold as a string or a list.
+func (b BacklinksConfig) Marshal(conf *confmap.Conf) error {
+	if err := conf.Marshal(backlinksKeys(b)); err != nil {
+		return err
+	}
+	var hold any = b.Hold.Mode
+	if b.Hold.Mode == "" {
+		hold = b.Hold.Conditions
+	}
+	return conf.Merge(confmap.NewFromStringMap(map[string]any{"hold": hold}))
+}
+
+// parseHold reads the hold key. A string is taken as a mode, checked by
+// Validate, so that every bad value is reported there with its key.
 func parseHold(v any) (Hold, error) {
 	switch v := v.(type) {
 	case string:
-		if v == HoldAll || v == HoldNone {
-			return Hold{Mode: v}, nil
-		}
-		return Hold{}, fmt.Errorf("hold: %q is neither %q, %q nor a list of OTTL conditions", v, HoldAll, HoldNone)
+		return Hold{Mode: v}, nil
 	case []any:
 		conds := make([]string, 0, len(v))
 		for i, c := range v {
@@ -137,7 +151,7 @@ func parseHold(v any) (Hold, error) {
 		}
 		return Hold{Conditions: conds}, nil
 	case nil:
-		return Hold{}, errors.New("hold: empty; use all, none or a list of OTTL conditions")
+		return Hold{}, nil
 	default:
 		return Hold{}, fmt.Errorf("hold: %v is neither %q, %q nor a list of OTTL conditions", v, HoldAll, HoldNone)
 	}
@@ -159,7 +173,7 @@ func (c *Config) Validate() error {
 	positive("batch.min_links", c.Batch.MinLinks)
 	for i, a := range c.Batch.SizeAttributes {
 		if a == "" {
-			errs = append(errs, fmt.Errorf("batch.size_attributes[%d]: must not be empty", i))
+			errs = append(errs, fmt.Errorf("batch.size_attributes[%d]: %q: must not be empty", i, a))
 		}
 	}
 	b := c.Backlinks
@@ -186,7 +200,7 @@ func (h Hold) validate() error {
 		return nil
 	case "":
 		if len(h.Conditions) == 0 {
-			return errors.New("hold: empty list; use all, none or at least one OTTL condition")
+			return errors.New("hold: [] is an empty list; use all, none or at least one OTTL condition")
 		}
 		_, err := newHoldMatcher(h.Conditions, component.TelemetrySettings{})
 		return err
