@@ -327,7 +327,7 @@ func TestConfigUnmarshalHoldForms(t *testing.T) {
 		{name: "all", hold: "all", want: Hold{Mode: HoldAll}},
 		{name: "none", hold: "none", want: Hold{Mode: HoldNone}},
 		{name: "list", hold: []any{`name == "a"`, `kind == SPAN_KIND_SERVER`}, want: Hold{Conditions: []string{`name == "a"`, `kind == SPAN_KIND_SERVER`}}},
-		{name: "null", hold: nil, want: Hold{}}, // refused by Validate
+		{name: "null", hold: nil, want: Hold{}},                          // refused by Validate
 		{name: "word", hold: "sometimes", want: Hold{Mode: "sometimes"}}, // refused by Validate
 		{name: "number", hold: 7, wantErr: "hold: 7"},
 		{name: "map", hold: map[string]any{"all": true}, wantErr: "hold"},
