@@ -26,7 +26,7 @@ func annotateBatch(span ptrace.Span, st linkStats, cfg *BatchConfig) bool {
 	denom := max(float64(total), declaredSize(attrs, cfg.SizeAttributes))
 	attrs.PutInt(attrLinksTotal, int64(total))
 	attrs.PutInt(attrLinksKept, int64(kept))
-	attrs.PutInt(attrLinksInvalid, int64(st.invalid))
+	attrs.PutInt(attrLinksInvalid, int64(st.rejected()))
 	attrs.PutDouble(attrLinksSampledRatio, float64(kept)/denom)
 
 	withFlags, sampled := 0, 0

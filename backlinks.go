@@ -43,15 +43,18 @@ func lookupBacklinks(idx LinkIndex, span ptrace.Span, from, to Cursor, now time.
 
 // writeBacklinks adds b to span's backlink attributes, merging with what an
 // earlier call wrote: counts add up, lists grow up to max entries in arrival
-// order. With emit, every linker listed also gets a reverse link.
-func writeBacklinks(span ptrace.Span, b Backlinks, max int, emit bool) bool {
+// order. With emit, every linker listed also gets a reverse link. It
+// reports whether this gave span its first backlinks.
+func writeBacklinks(span ptrace.Span, b Backlinks, max int, emit bool) (first bool) {
 	if b.Count == 0 {
 		return false
 	}
 	attrs := span.Attributes()
 	count, errs := int64(b.Count), int64(b.ErrorCount)
+	first = true
 	if v, ok := attrs.Get(attrBacklinksCount); ok && v.Type() == pcommon.ValueTypeInt {
 		count += v.Int()
+		first = false
 	}
 	if v, ok := attrs.Get(attrBacklinksErrorCount); ok && v.Type() == pcommon.ValueTypeInt {
 		errs += v.Int()
@@ -76,7 +79,7 @@ func writeBacklinks(span ptrace.Span, b Backlinks, max int, emit bool) bool {
 			rl.Attributes().PutBool(attrBacklink, true)
 		}
 	}
-	return true
+	return first
 }
 
 // stringSlice returns the slice attribute key of attrs, creating it when it

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
 )
 
@@ -79,7 +80,13 @@ func loadConfig(t *testing.T, path string) *Config {
 // ticker: the test moves time and runs the release loop itself.
 func newTestProcessor(t testing.TB, cfg *Config, next consumer.Traces, clock *fakeClock) *spanLinksProcessor {
 	t.Helper()
-	p, err := newProcessor(processortest.NewNopSettings(typeStr), cfg, next)
+	return newTestProcessorWith(t, processortest.NewNopSettings(typeStr), cfg, next, clock)
+}
+
+// newTestProcessorWith is newTestProcessor with the given settings.
+func newTestProcessorWith(t testing.TB, set processor.Settings, cfg *Config, next consumer.Traces, clock *fakeClock) *spanLinksProcessor {
+	t.Helper()
+	p, err := newProcessor(set, cfg, next)
 	require.NoError(t, err)
 	p.now = clock.Now
 	p.tick = 0
@@ -89,9 +96,14 @@ func newTestProcessor(t testing.TB, cfg *Config, next consumer.Traces, clock *fa
 // run feeds sc's steps through a processor configured by cfg and returns
 // everything it emitted, in order, merged into one Traces.
 func (sc scenario) run(t *testing.T, cfg *Config) ptrace.Traces {
+	return sc.runWith(t, processortest.NewNopSettings(typeStr), cfg)
+}
+
+// runWith is run with the given settings.
+func (sc scenario) runWith(t *testing.T, set processor.Settings, cfg *Config) ptrace.Traces {
 	sink := new(consumertest.TracesSink)
 	clock := &fakeClock{t: start}
-	p := newTestProcessor(t, cfg, sink, clock)
+	p := newTestProcessorWith(t, set, cfg, sink, clock)
 	ctx := context.Background()
 	require.NoError(t, p.Start(ctx, nil))
 	for _, s := range sc.steps {

@@ -5,32 +5,54 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
 )
 
 // linkStats is what repairLinks saw and did on one span.
 type linkStats struct {
 	before          int // links before the processor touched them
 	incomingDropped int // DroppedLinksCount as the span arrived
-	invalid         int // links dropped as invalid, duplicate or self
+	invalid         int // links dropped for a zero trace or span ID
+	duplicate       int // links dropped as duplicates of an earlier link
+	self            int // links dropped for pointing at the span itself
 	truncated       int // links dropped by max_links_per_span
 	attrsDropped    int // link attributes dropped by max_attributes_per_link
 }
 
+// rejected reports how many links were dropped as invalid, duplicate or self.
+func (s linkStats) rejected() int { return s.invalid + s.duplicate + s.self }
+
 // dropped reports how many links the processor dropped from the span.
-func (s linkStats) dropped() int { return s.invalid + s.truncated }
+func (s linkStats) dropped() int { return s.rejected() + s.truncated }
+
+// Reasons a link is dropped, as logged and as the reason attribute of the
+// links dropped metric.
+const (
+	dropInvalid   = "invalid"
+	dropDuplicate = "duplicate"
+	dropSelf      = "self"
+	dropLimit     = "limit"
+)
 
 // repairLinks validates, deduplicates and truncates span's links and limits
 // their attributes (DESIGN.md steps 1 and 2). Every link it drops is added
 // to the span's DroppedLinksCount. sc is scratch space reused across spans.
-func repairLinks(span ptrace.Span, cfg *Config, sc *scratch) linkStats {
+// log, when not nil, is told of every dropped link.
+func repairLinks(span ptrace.Span, cfg *Config, sc *scratch, log *zap.Logger) linkStats {
 	links := span.Links()
 	st := linkStats{before: links.Len(), incomingDropped: int(span.DroppedLinksCount())}
 	if st.before == 0 {
 		return st
 	}
-	st.invalid = validateLinks(span, sc)
+	validateLinks(span, sc, &st, log)
 	if links.Len() > cfg.MaxLinksPerSpan {
 		st.truncated = truncateLinks(links, cfg.MaxLinksPerSpan, cfg.Truncation, sc)
+		if log != nil {
+			log.Debug("Dropped span links over max_links_per_span",
+				zap.Stringer("trace_id", span.TraceID()), zap.Stringer("span_id", span.SpanID()),
+				zap.String("reason", dropLimit), zap.Int("dropped", st.truncated),
+				zap.Int("max_links_per_span", cfg.MaxLinksPerSpan), zap.String("truncation", cfg.Truncation))
+		}
 	}
 	st.attrsDropped = limitLinkAttributes(links, cfg.MaxAttributesPerLink)
 	if d := st.dropped(); d > 0 {
@@ -40,29 +62,38 @@ func repairLinks(span ptrace.Span, cfg *Config, sc *scratch) linkStats {
 }
 
 // validateLinks drops invalid links that carry nothing, duplicates of an
-// earlier valid link, and links to the span itself. It returns how many it
-// dropped. Invalid links that carry attributes or trace state are kept.
-func validateLinks(span ptrace.Span, sc *scratch) int {
+// earlier valid link, and links to the span itself, counting each in st.
+// Invalid links that carry attributes or trace state are kept.
+func validateLinks(span ptrace.Span, sc *scratch, st *linkStats, log *zap.Logger) {
 	self := SpanRef{TraceID: span.TraceID(), SpanID: span.SpanID()}
 	sc.seen.reset()
-	dropped := 0
 	span.Links().RemoveIf(func(l ptrace.SpanLink) bool {
 		ref := SpanRef{TraceID: l.TraceID(), SpanID: l.SpanID()}
-		drop := false
+		var why string
 		switch {
 		case !validRef(ref):
-			drop = l.Attributes().Len() == 0 && l.TraceState().AsRaw() == ""
+			if l.Attributes().Len() > 0 || l.TraceState().AsRaw() != "" {
+				return false
+			}
+			st.invalid++
+			why = dropInvalid
 		case ref == self:
-			drop = true
+			st.self++
+			why = dropSelf
+		case !sc.seen.add(ref):
+			st.duplicate++
+			why = dropDuplicate
 		default:
-			drop = !sc.seen.add(ref)
+			return false
 		}
-		if drop {
-			dropped++
+		if log != nil {
+			log.Debug("Dropped span link",
+				zap.Stringer("trace_id", span.TraceID()), zap.Stringer("span_id", span.SpanID()),
+				zap.Stringer("link_trace_id", ref.TraceID), zap.Stringer("link_span_id", ref.SpanID),
+				zap.String("reason", why))
 		}
-		return drop
+		return true
 	})
-	return dropped
 }
 
 // truncateLinks keeps max links, chosen by strategy, in their original

@@ -2,8 +2,8 @@ package spanlinksprocessor
 
 import (
 	"context"
+	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -25,36 +25,47 @@ type spanLinksProcessor struct {
 	holdIf *holdMatcher  // nil when every span is held
 	tick   time.Duration // how often held spans are checked without traffic; 0: never
 
-	stop          chan struct{}
-	wg            sync.WaitGroup
-	releaseErrors atomic.Int64
+	tel     *telemetry
+	dropLog *zap.Logger // nil unless debug logging is on
+
+	stop chan struct{}
+	wg   sync.WaitGroup
 }
 
 func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*spanLinksProcessor, error) {
 	p := &spanLinksProcessor{
-		cfg:    cfg,
-		next:   next,
-		logger: set.Logger,
-		now:    time.Now,
+		cfg:     cfg,
+		next:    next,
+		logger:  set.Logger,
+		now:     time.Now,
+		dropLog: dropLogger(set.Logger),
 	}
-	b := cfg.Backlinks
-	if !b.Enabled {
-		return p, nil
-	}
-	p.index = newMemoryIndex(b.Window, b.MaxIndexEntries)
-	p.tick = min(b.Window/10, time.Second)
-	switch b.Hold.Mode {
-	case HoldNone:
-		return p, nil
-	case HoldAll:
-	default:
-		m, err := newHoldMatcher(b.Hold.Conditions, set.TelemetrySettings)
-		if err != nil {
-			return nil, err
+	if b := cfg.Backlinks; b.Enabled {
+		// The release loop runs every tick, so a span held for the window
+		// leaves up to a tick late; index entries live a tick longer than
+		// the window, so that it still sees a linker that came right after it.
+		p.tick = min(b.Window/10, time.Second)
+		p.index = newMemoryIndex(b.Window+p.tick, b.MaxIndexEntries)
+		if b.Hold.Mode != HoldNone {
+			p.hold = newHold(b.Window, b.MaxHeldSpans)
 		}
-		p.holdIf = m
+		if b.Hold.Mode == "" {
+			m, err := newHoldMatcher(b.Hold.Conditions, set.TelemetrySettings)
+			if err != nil {
+				return nil, err
+			}
+			p.holdIf = m
+		}
 	}
-	p.hold = newHold(b.Window, b.MaxHeldSpans)
+	var err error
+	// A nil *hold is not a nil interface: pass the index only when set.
+	var index LinkIndex
+	if p.index != nil {
+		index = p.index
+	}
+	if p.tel, err = newTelemetry(set.TelemetrySettings, p.hold, index); err != nil {
+		return nil, fmt.Errorf("creating the spanlinks metrics: %w", err)
+	}
 	return p, nil
 }
 
@@ -96,9 +107,9 @@ func (p *spanLinksProcessor) Shutdown(ctx context.Context) error {
 		p.stop = nil
 	}
 	if p.hold != nil {
-		p.release(ctx, p.hold.close(), p.now())
+		p.release(ctx, p.hold.close(), p.now(), releaseShutdown)
 	}
-	return nil
+	return p.tel.shutdown()
 }
 
 // ConsumeTraces repairs, annotates and indexes the links of every span in
@@ -108,8 +119,10 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 	if p.hold != nil {
 		// Spans held earlier whose window has passed leave first, before
 		// this batch's links can reach them.
-		p.release(context.WithoutCancel(ctx), p.hold.expired(now), now)
+		p.release(context.WithoutCancel(ctx), p.hold.expired(now), now, releaseWindow)
 	}
+	var c counts
+	defer p.tel.record(ctx, &c)
 	sc := scratchPool.Get().(*scratch)
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
@@ -118,8 +131,11 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 			spans := sss.At(j).Spans()
 			for k := 0; k < spans.Len(); k++ {
 				span := spans.At(k)
-				st := repairLinks(span, p.cfg, sc)    // 1. validate, 2. truncate
-				annotateBatch(span, st, &p.cfg.Batch) // 3. annotate
+				st := repairLinks(span, p.cfg, sc, p.dropLog) // 1. validate, 2. truncate
+				c.addLinks(st)
+				if annotateBatch(span, st, &p.cfg.Batch) { // 3. annotate
+					c.batchSpans++
+				}
 				if p.index != nil {
 					indexLinks(p.index, span, now) // 4. index
 				}
@@ -133,14 +149,14 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 	// 5. Backlink, in a second pass so that the order of spans within td
 	// does not matter. Held spans get the rest, after seen, on release.
 	seen := p.index.Cursor()
-	p.backlink(td, 0, seen, now)
+	c.backlinkedSpans += p.backlink(td, 0, seen, now)
 	if p.hold == nil {
 		return p.next.ConsumeTraces(ctx, td)
 	}
 	// 6. Hold.
 	held, n := p.takeHeld(ctx, td)
 	if n > 0 {
-		p.release(context.WithoutCancel(ctx), p.hold.add(held, n, now, seen), now)
+		p.release(context.WithoutCancel(ctx), p.hold.add(held, n, now, seen), now, releaseCapacity)
 	}
 	if td.ResourceSpans().Len() == 0 {
 		return nil
@@ -149,9 +165,10 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 }
 
 // backlink writes on every span of td the backlinks whose index entries
-// lie in (from, to].
-func (p *spanLinksProcessor) backlink(td ptrace.Traces, from, to Cursor, now time.Time) {
+// lie in (from, to], and returns how many spans got their first backlinks.
+func (p *spanLinksProcessor) backlink(td ptrace.Traces, from, to Cursor, now time.Time) int {
 	b := p.cfg.Backlinks
+	n := 0
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		sss := rss.At(i).ScopeSpans()
@@ -160,10 +177,13 @@ func (p *spanLinksProcessor) backlink(td ptrace.Traces, from, to Cursor, now tim
 			for k := 0; k < spans.Len(); k++ {
 				span := spans.At(k)
 				bl := lookupBacklinks(p.index, span, from, to, now, b.MaxBacklinksPerSpan)
-				writeBacklinks(span, bl, b.MaxBacklinksPerSpan, b.EmitLinks)
+				if writeBacklinks(span, bl, b.MaxBacklinksPerSpan, b.EmitLinks) {
+					n++
+				}
 			}
 		}
 	}
+	return n
 }
 
 // releaseExpired releases the spans held for the whole window and drops
@@ -172,20 +192,27 @@ func (p *spanLinksProcessor) releaseExpired(ctx context.Context) {
 	now := p.now()
 	p.index.Expire(now)
 	if p.hold != nil {
-		p.release(context.WithoutCancel(ctx), p.hold.expired(now), now)
+		p.release(context.WithoutCancel(ctx), p.hold.expired(now), now, releaseWindow)
 	}
 }
 
 // release writes on held spans the backlinks that arrived while they were
 // held, and forwards them. A downstream error is logged and counted: the
 // caller that handed the spans over has long returned.
-func (p *spanLinksProcessor) release(ctx context.Context, batches []heldBatch, now time.Time) {
+func (p *spanLinksProcessor) release(ctx context.Context, batches []heldBatch, now time.Time, reason string) {
+	if len(batches) == 0 {
+		return
+	}
+	var c counts
 	for _, b := range batches {
-		p.backlink(b.td, b.seen, CursorEnd, now)
+		c.backlinkedSpans += p.backlink(b.td, b.seen, CursorEnd, now)
+		p.tel.releasedSpans.Add(ctx, int64(b.spans), p.tel.releaseReason[reason])
 		if err := p.next.ConsumeTraces(ctx, b.td); err != nil {
-			p.releaseErrors.Add(1)
+			p.tel.releaseErrors.Add(ctx, int64(b.spans))
 			p.logger.Error("Failed to forward released spans",
-				zap.Int("spans", b.spans), zap.Duration("held", now.Sub(b.arrived)), zap.Error(err))
+				zap.String("reason", reason), zap.Int("spans", b.spans),
+				zap.Duration("held", now.Sub(b.arrived)), zap.Error(err))
 		}
 	}
+	p.tel.record(ctx, &c)
 }

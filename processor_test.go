@@ -12,8 +12,6 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor/processortest"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest/observer"
 )
 
 // TestConcurrentBacklinks feeds linked spans from several goroutines at
@@ -85,26 +83,6 @@ func TestConcurrentBacklinks(t *testing.T) {
 	for k, n := range seen {
 		assert.Equal(t, 1, n, "span %s came out %d times", k, n)
 	}
-}
-
-// TestReleaseErrorIsLoggedAndCounted: a downstream error on spans that left
-// the hold reaches nobody who could retry, so it is logged and counted.
-func TestReleaseErrorIsLoggedAndCounted(t *testing.T) {
-	core, logs := observer.New(zap.ErrorLevel)
-	clock := &fakeClock{t: start}
-	p := newTestProcessor(t, createDefaultConfig().(*Config), consumertest.NewErr(errors.New("exporter queue is full")), clock)
-	p.logger = zap.New(core)
-
-	ctx := context.Background()
-	require.NoError(t, p.ConsumeTraces(ctx, inputOf(orders(1, 3))), "held spans are accepted")
-	require.NoError(t, p.Shutdown(ctx))
-
-	assert.Equal(t, int64(1), p.releaseErrors.Load())
-	require.Equal(t, 1, logs.Len())
-	entry := logs.All()[0]
-	assert.Equal(t, "Failed to forward released spans", entry.Message)
-	assert.Equal(t, int64(3), entry.ContextMap()["spans"])
-	assert.Equal(t, "exporter queue is full", entry.ContextMap()["error"])
 }
 
 // TestPassThroughErrorIsReturned: spans that are not held go downstream in

@@ -1,0 +1,298 @@
+package spanlinksprocessor
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor/processortest"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// metricValue returns the value of metric name in tel, summed over the
+// points whose reason is reason (any reason when empty); 0 when absent.
+func metricValue(t *testing.T, tel *componenttest.Telemetry, name, reason string) int64 {
+	t.Helper()
+	m, err := tel.GetMetric(name)
+	if err != nil {
+		return 0
+	}
+	var points []metricdata.DataPoint[int64]
+	switch d := m.Data.(type) {
+	case metricdata.Sum[int64]:
+		points = d.DataPoints
+	case metricdata.Gauge[int64]:
+		points = d.DataPoints
+	default:
+		t.Fatalf("%s: unexpected data %T", name, m.Data)
+	}
+	var v int64
+	for _, p := range points {
+		if r, _ := p.Attributes.Value(attribute.Key(reasonKey)); reason == "" || r.AsString() == reason {
+			v += p.Value
+		}
+	}
+	return v
+}
+
+// spanTotals adds up, over the spans of td, what the metrics count.
+type spanTotals struct {
+	spans, droppedLinks, linkDroppedAttrs int64
+	rejected, batch, backlinked           int64
+}
+
+func totals(td ptrace.Traces) spanTotals {
+	var t spanTotals
+	forEachSpan(td, func(s ptrace.Span) {
+		t.spans++
+		t.droppedLinks += int64(s.DroppedLinksCount())
+		for i := 0; i < s.Links().Len(); i++ {
+			t.linkDroppedAttrs += int64(s.Links().At(i).DroppedAttributesCount())
+		}
+		a := s.Attributes()
+		if v, ok := a.Get(attrLinksInvalid); ok {
+			t.rejected += v.Int()
+		}
+		if _, ok := a.Get(attrLinksTotal); ok {
+			t.batch++
+		}
+		if _, ok := a.Get(attrBacklinksCount); ok {
+			t.backlinked++
+		}
+	})
+	return t
+}
+
+// TestMetricsAgreeWithSpans runs every golden scenario with an in-memory
+// metric reader: each figure agrees with the spans that came out.
+func TestMetricsAgreeWithSpans(t *testing.T) {
+	for _, sc := range scenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			tel := componenttest.NewTelemetry()
+			t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+			set := processortest.NewNopSettings(typeStr)
+			set.TelemetrySettings = tel.NewTelemetrySettings()
+			cfg := loadConfig(t, filepath.Join("testdata", sc.name, "config.yaml"))
+
+			in := ptrace.NewTraces()
+			for _, s := range sc.steps {
+				for i := 0; i < s.input.ResourceSpans().Len(); i++ {
+					s.input.ResourceSpans().At(i).CopyTo(in.ResourceSpans().AppendEmpty())
+				}
+			}
+			out := sc.runWith(t, set, cfg)
+			before, after := totals(in), totals(out)
+
+			dropped := metricValue(t, tel, metricLinksDropped, "")
+			assert.Equal(t, after.droppedLinks-before.droppedLinks, dropped, "links dropped = growth of DroppedLinksCount")
+			rejected := metricValue(t, tel, metricLinksDropped, dropInvalid) +
+				metricValue(t, tel, metricLinksDropped, dropDuplicate) +
+				metricValue(t, tel, metricLinksDropped, dropSelf)
+			assert.Equal(t, after.rejected, rejected, "invalid+duplicate+self = sum of spanlinks.links.invalid")
+			assert.Equal(t, dropped-rejected, metricValue(t, tel, metricLinksDropped, dropLimit))
+			assert.Equal(t, after.linkDroppedAttrs-before.linkDroppedAttrs, metricValue(t, tel, metricLinkAttributesDropped, ""))
+			assert.Equal(t, after.batch, metricValue(t, tel, metricBatchSpans, ""))
+			assert.Equal(t, after.backlinked, metricValue(t, tel, metricBacklinkedSpans, ""))
+			assert.Equal(t, heldIn(t, cfg, in), metricValue(t, tel, metricReleasedSpans, ""), "every held span is released once")
+			assert.Zero(t, metricValue(t, tel, metricReleaseErrors, ""))
+		})
+	}
+}
+
+// heldIn counts the spans of td that cfg holds.
+func heldIn(t *testing.T, cfg *Config, td ptrace.Traces) int64 {
+	b := cfg.Backlinks
+	if !b.Enabled || b.Hold.Mode == HoldNone {
+		return 0
+	}
+	if b.Hold.Mode == HoldAll {
+		return int64(td.SpanCount())
+	}
+	m, err := newHoldMatcher(b.Hold.Conditions, componenttest.NewNopTelemetrySettings())
+	require.NoError(t, err)
+	var n int64
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				if m.match(context.Background(), rss.At(i), sss.At(j), spans.At(k)) {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}
+
+// TestMetricsByReason pins the reasons in the scenarios built to show them.
+func TestMetricsByReason(t *testing.T) {
+	byName := map[string]scenario{}
+	for _, sc := range scenarios() {
+		byName[sc.name] = sc
+	}
+	tests := []struct {
+		scenario, metric, reason string
+		want                     int64
+	}{
+		{"invalid-links", metricLinksDropped, dropInvalid, 2},
+		{"duplicate-links", metricLinksDropped, dropDuplicate, 2},
+		{"self-link", metricLinksDropped, dropSelf, 2},
+		{"truncate-sample", metricLinksDropped, dropLimit, 172},
+		{"link-attribute-limit", metricLinkAttributesDropped, "", 3},
+		{"hold-overflow", metricReleasedSpans, releaseCapacity, 3},
+		{"hold-overflow", metricReleasedSpans, releaseWindow, 4},
+		{"shutdown-held", metricReleasedSpans, releaseShutdown, 4},
+		{"shutdown-held", metricReleasedSpans, releaseWindow, 0},
+		{"origin-linked-by-40", metricBacklinkedSpans, "", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario+"/"+tt.metric+"/"+tt.reason, func(t *testing.T) {
+			tel := componenttest.NewTelemetry()
+			t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+			set := processortest.NewNopSettings(typeStr)
+			set.TelemetrySettings = tel.NewTelemetrySettings()
+			cfg := loadConfig(t, filepath.Join("testdata", tt.scenario, "config.yaml"))
+			byName[tt.scenario].runWith(t, set, cfg)
+			assert.Equal(t, tt.want, metricValue(t, tel, tt.metric, tt.reason))
+		})
+	}
+}
+
+// TestGauges reads the hold and index gauges while the processor runs:
+// spans held, then released by the window, and index entries expiring.
+func TestGauges(t *testing.T) {
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	set := processortest.NewNopSettings(typeStr)
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	clock := &fakeClock{t: start}
+	p := newTestProcessorWith(t, set, createDefaultConfig().(*Config), consumertest.NewNop(), clock)
+	ctx := context.Background()
+	require.NoError(t, p.ConsumeTraces(ctx, inputOf(orders(1, 7))))
+	require.NoError(t, p.ConsumeTraces(ctx, inputOf(func(td ptrace.Traces) { batchSpan(td, 1, 1, 7) })))
+	assert.Equal(t, int64(8), metricValue(t, tel, metricHeldSpans, ""))
+	assert.Equal(t, int64(7), metricValue(t, tel, metricIndexEntries, ""))
+	assert.Zero(t, metricValue(t, tel, metricIndexEvictions, ""))
+
+	// At the window's end the spans leave, with the backlinks of the batch
+	// that arrived at the same instant as the orders.
+	window := p.cfg.Backlinks.Window
+	clock.Set(start.Add(window))
+	p.releaseExpired(ctx)
+	assert.Zero(t, metricValue(t, tel, metricHeldSpans, ""))
+	assert.Equal(t, int64(8), metricValue(t, tel, metricReleasedSpans, releaseWindow))
+	assert.Equal(t, int64(7), metricValue(t, tel, metricBacklinkedSpans, ""))
+	assert.Equal(t, int64(7), metricValue(t, tel, metricIndexEntries, ""), "entries outlive the window by the release loop's tick")
+
+	clock.Set(start.Add(window + min(window/10, time.Second)))
+	p.releaseExpired(ctx)
+	assert.Zero(t, metricValue(t, tel, metricIndexEntries, ""))
+	assert.Equal(t, int64(7), metricValue(t, tel, metricIndexEvictions, evictExpired))
+	require.NoError(t, p.Shutdown(ctx))
+	assert.Zero(t, metricValue(t, tel, metricReleasedSpans, releaseShutdown))
+}
+
+// TestIndexCapacityEvictions: past max_index_entries the oldest entries
+// are evicted and counted as such.
+func TestIndexCapacityEvictions(t *testing.T) {
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	set := processortest.NewNopSettings(typeStr)
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	cfg := createDefaultConfig().(*Config)
+	cfg.Backlinks.MaxIndexEntries = 100
+	cfg.Backlinks.Hold = Hold{Mode: HoldNone}
+	p := newTestProcessorWith(t, set, cfg, consumertest.NewNop(), &fakeClock{t: start})
+	require.NoError(t, p.ConsumeTraces(context.Background(), inputOf(func(td ptrace.Traces) {
+		s := addSpan(td, "order-batcher", traceID(kindBatch, 1), spanID(kindBatch, 1), "process-batch")
+		linkMany(s, kindOrder, 128)
+	})))
+	assert.Equal(t, int64(100), metricValue(t, tel, metricIndexEntries, ""))
+	assert.Equal(t, int64(28), metricValue(t, tel, metricIndexEvictions, evictCapacity))
+}
+
+// TestReleaseErrorIsLoggedAndCounted: a downstream error on spans that left
+// the hold reaches nobody who could retry, so it is logged and counted.
+func TestReleaseErrorIsLoggedAndCounted(t *testing.T) {
+	core, logs := observer.New(zap.ErrorLevel)
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	set := processortest.NewNopSettings(typeStr)
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	set.Logger = zap.New(core)
+	p := newTestProcessorWith(t, set, createDefaultConfig().(*Config), consumertest.NewErr(errors.New("exporter queue is full")), &fakeClock{t: start})
+
+	ctx := context.Background()
+	require.NoError(t, p.ConsumeTraces(ctx, inputOf(orders(1, 3))), "held spans are accepted")
+	require.NoError(t, p.Shutdown(ctx))
+
+	assert.Equal(t, int64(3), metricValue(t, tel, metricReleaseErrors, ""))
+	require.Equal(t, 1, logs.Len())
+	entry := logs.All()[0]
+	assert.Equal(t, "Failed to forward released spans", entry.Message)
+	assert.Equal(t, int64(3), entry.ContextMap()["spans"])
+	assert.Equal(t, releaseShutdown, entry.ContextMap()["reason"])
+	assert.Equal(t, "exporter queue is full", entry.ContextMap()["error"])
+}
+
+// TestDropLogs: at debug level each dropped link is logged with its span,
+// target and reason; a flood is sampled.
+func TestDropLogs(t *testing.T) {
+	core, logs := observer.New(zap.DebugLevel)
+	set := processortest.NewNopSettings(typeStr)
+	set.Logger = zap.New(core)
+	cfg := createDefaultConfig().(*Config)
+	cfg.Backlinks.Enabled = false
+	p := newTestProcessorWith(t, set, cfg, consumertest.NewNop(), &fakeClock{t: start})
+	ctx := context.Background()
+
+	require.NoError(t, p.ConsumeTraces(ctx, inputOf(func(td ptrace.Traces) {
+		s := addSpan(td, "order-batcher", traceID(kindBatch, 1), spanID(kindBatch, 1), "process-batch")
+		linkTo(s, s.TraceID(), s.SpanID(), flagsSampled)
+	})))
+	require.Equal(t, 1, logs.Len())
+	f := logs.All()[0].ContextMap()
+	assert.Equal(t, "Dropped span link", logs.All()[0].Message)
+	assert.Equal(t, zapcore.DebugLevel, logs.All()[0].Level)
+	assert.Equal(t, traceID(kindBatch, 1).String(), f["trace_id"])
+	assert.Equal(t, spanID(kindBatch, 1).String(), f["span_id"])
+	assert.Equal(t, spanID(kindBatch, 1).String(), f["link_span_id"])
+	assert.Equal(t, dropSelf, f["reason"])
+
+	// 5000 links with a zero trace ID: logged 10 times, then 1 in 1000.
+	require.NoError(t, p.ConsumeTraces(ctx, inputOf(func(td ptrace.Traces) {
+		s := addSpan(td, "order-batcher", traceID(kindBatch, 2), spanID(kindBatch, 2), "process-batch")
+		for i := 0; i < 5000; i++ {
+			linkTo(s, pcommon.TraceID{}, spanID(kindOrder, i+1), flagsSampled)
+		}
+	})))
+	n := logs.FilterMessage("Dropped span link").Len() - 1
+	assert.GreaterOrEqual(t, n, 10)
+	assert.Less(t, n, 40, "5000 dropped links must not give 5000 log lines")
+}
+
+// TestNoDropLogsAboveDebug: at info level nothing is logged and the
+// processor pays nothing for it.
+func TestNoDropLogsAboveDebug(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	set := processortest.NewNopSettings(typeStr)
+	set.Logger = zap.New(core)
+	p := newTestProcessorWith(t, set, createDefaultConfig().(*Config), consumertest.NewNop(), &fakeClock{t: start})
+	assert.Nil(t, p.dropLog)
+	require.NoError(t, p.ConsumeTraces(context.Background(), scenarios()[5].steps[0].input))
+	assert.Zero(t, logs.Len())
+}
