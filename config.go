@@ -58,8 +58,9 @@ type BacklinksConfig struct {
 	// longest a span is held.
 	Window time.Duration `mapstructure:"window"`
 	// Hold chooses the spans held for up to Window so that linkers arriving
-	// after them still give them backlinks.
-	Hold Hold `mapstructure:"-"`
+	// after them still give them backlinks. Read and written by Unmarshal
+	// and Marshal, since it is a string or a list.
+	Hold Hold `mapstructure:"hold"`
 	// MaxHeldSpans bounds the hold; past it the oldest spans are released early.
 	MaxHeldSpans int `mapstructure:"max_held_spans"`
 	// MaxIndexEntries bounds the index; past it the oldest entries are evicted.
@@ -74,9 +75,9 @@ type BacklinksConfig struct {
 // conditions of which any one matching holds the span.
 type Hold struct {
 	// Mode is HoldAll, HoldNone, or empty when Conditions apply.
-	Mode string
+	Mode string `mapstructure:"-"`
 	// Conditions are OTTL span conditions; set only when Mode is empty.
-	Conditions []string
+	Conditions []string `mapstructure:"-"`
 }
 
 func createDefaultConfig() component.Config {

@@ -194,16 +194,8 @@ func requireSpansOnceEach(t *testing.T, steps []step, out ptrace.Traces) {
 // spanKeys lists every span of td as "traceid/spanid/name".
 func spanKeys(td ptrace.Traces) []string {
 	var keys []string
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				s := spans.At(k)
-				keys = append(keys, s.TraceID().String()+"/"+s.SpanID().String()+"/"+s.Name())
-			}
-		}
-	}
+	forEachSpan(td, func(s ptrace.Span) {
+		keys = append(keys, s.TraceID().String()+"/"+s.SpanID().String()+"/"+s.Name())
+	})
 	return keys
 }

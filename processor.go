@@ -124,24 +124,16 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 	var c counts
 	defer p.tel.record(ctx, &c)
 	sc := scratchPool.Get().(*scratch)
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				span := spans.At(k)
-				st := repairLinks(span, p.cfg, sc, p.dropLog) // 1. validate, 2. truncate
-				c.addLinks(st)
-				if annotateBatch(span, st, &p.cfg.Batch) { // 3. annotate
-					c.batchSpans++
-				}
-				if p.index != nil {
-					indexLinks(p.index, span, now) // 4. index
-				}
-			}
+	eachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) {
+		st := repairLinks(span, p.cfg, sc, p.dropLog) // 1. validate, 2. truncate
+		c.addLinks(st)
+		if annotateBatch(span, st, &p.cfg.Batch) { // 3. annotate
+			c.batchSpans++
 		}
-	}
+		if p.index != nil {
+			indexLinks(p.index, span, now) // 4. index
+		}
+	})
 	scratchPool.Put(sc)
 	if p.index == nil {
 		return p.next.ConsumeTraces(ctx, td)
@@ -169,20 +161,12 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 func (p *spanLinksProcessor) backlink(td ptrace.Traces, from, to Cursor, now time.Time) int {
 	b := p.cfg.Backlinks
 	n := 0
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				span := spans.At(k)
-				bl := lookupBacklinks(p.index, span, from, to, now, b.MaxBacklinksPerSpan)
-				if writeBacklinks(span, bl, b.MaxBacklinksPerSpan, b.EmitLinks) {
-					n++
-				}
-			}
+	eachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) {
+		bl := lookupBacklinks(p.index, span, from, to, now, b.MaxBacklinksPerSpan)
+		if writeBacklinks(span, bl, b.MaxBacklinksPerSpan, b.EmitLinks) {
+			n++
 		}
-	}
+	})
 	return n
 }
 

@@ -123,18 +123,11 @@ func heldIn(t *testing.T, cfg *Config, td ptrace.Traces) int64 {
 	m, err := newHoldMatcher(b.Hold.Conditions, componenttest.NewNopTelemetrySettings())
 	require.NoError(t, err)
 	var n int64
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				if m.match(context.Background(), rss.At(i), sss.At(j), spans.At(k)) {
-					n++
-				}
-			}
+	eachSpan(td, func(rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, s ptrace.Span) {
+		if m.match(context.Background(), rs, ss, s) {
+			n++
 		}
-	}
+	})
 	return n
 }
 
