@@ -109,7 +109,7 @@ func (sc scenario) runWith(t *testing.T, set processor.Settings, cfg *Config) pt
 	for _, s := range sc.steps {
 		clock.Set(start.Add(s.at))
 		if p.index != nil {
-			p.releaseExpired(ctx)
+			p.releaseExpired()
 		}
 		if s.input.ResourceSpans().Len() > 0 {
 			in := ptrace.NewTraces()

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
@@ -12,6 +13,7 @@ import (
 type heldBatch struct {
 	td      ptrace.Traces
 	spans   int
+	client  client.Info // who sent it: released under the sender's metadata
 	arrived time.Time
 	seen    Cursor // the index entries its spans' backlinks already count
 }
@@ -33,12 +35,12 @@ func newHold(window time.Duration, max int) *hold {
 	return &hold{window: window, max: max}
 }
 
-// add holds td, n spans that arrived at now with the backlinks up to seen,
-// and returns the batches that
+// add holds td, n spans sent by from that arrived at now with the
+// backlinks up to seen, and returns the batches that
 // must be released at once, oldest first: those over max (td itself when it
 // alone is over max), or td when the hold is closed.
-func (h *hold) add(td ptrace.Traces, n int, now time.Time, seen Cursor) []heldBatch {
-	b := heldBatch{td: td, spans: n, arrived: now, seen: seen}
+func (h *hold) add(td ptrace.Traces, n int, from client.Info, now time.Time, seen Cursor) []heldBatch {
+	b := heldBatch{td: td, spans: n, client: from, arrived: now, seen: seen}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -58,12 +59,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*s
 		}
 	}
 	var err error
-	// A nil *hold is not a nil interface: pass the index only when set.
-	var index LinkIndex
-	if p.index != nil {
-		index = p.index
-	}
-	if p.tel, err = newTelemetry(set.TelemetrySettings, p.hold, index); err != nil {
+	if p.tel, err = newTelemetry(set.TelemetrySettings, p.hold, p.index); err != nil {
 		return nil, fmt.Errorf("creating the spanlinks metrics: %w", err)
 	}
 	return p, nil
@@ -91,7 +87,7 @@ func (p *spanLinksProcessor) Start(context.Context, component.Host) error {
 			case <-p.stop:
 				return
 			case <-t.C:
-				p.releaseExpired(context.Background())
+				p.releaseExpired()
 			}
 		}
 	}()
@@ -107,7 +103,7 @@ func (p *spanLinksProcessor) Shutdown(ctx context.Context) error {
 		p.stop = nil
 	}
 	if p.hold != nil {
-		p.release(ctx, p.hold.close(), p.now(), releaseShutdown)
+		p.release(p.hold.close(), p.now(), releaseShutdown)
 	}
 	return p.tel.shutdown()
 }
@@ -119,7 +115,7 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 	if p.hold != nil {
 		// Spans held earlier whose window has passed leave first, before
 		// this batch's links can reach them.
-		p.release(context.WithoutCancel(ctx), p.hold.expired(now), now, releaseWindow)
+		p.release(p.hold.expired(now), now, releaseWindow)
 	}
 	var c counts
 	defer p.tel.record(ctx, &c)
@@ -148,7 +144,7 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 	// 6. Hold.
 	held, n := p.takeHeld(ctx, td)
 	if n > 0 {
-		p.release(context.WithoutCancel(ctx), p.hold.add(held, n, now, seen), now, releaseCapacity)
+		p.release(p.hold.add(held, n, client.FromContext(ctx), now, seen), now, releaseCapacity)
 	}
 	if td.ResourceSpans().Len() == 0 {
 		return nil
@@ -172,23 +168,25 @@ func (p *spanLinksProcessor) backlink(td ptrace.Traces, from, to Cursor, now tim
 
 // releaseExpired releases the spans held for the whole window and drops
 // the index entries older than it.
-func (p *spanLinksProcessor) releaseExpired(ctx context.Context) {
+func (p *spanLinksProcessor) releaseExpired() {
 	now := p.now()
 	p.index.Expire(now)
 	if p.hold != nil {
-		p.release(context.WithoutCancel(ctx), p.hold.expired(now), now, releaseWindow)
+		p.release(p.hold.expired(now), now, releaseWindow)
 	}
 }
 
 // release writes on held spans the backlinks that arrived while they were
-// held, and forwards them. A downstream error is logged and counted: the
-// caller that handed the spans over has long returned.
-func (p *spanLinksProcessor) release(ctx context.Context, batches []heldBatch, now time.Time, reason string) {
+// held, and forwards them under the client information they arrived with,
+// whoever's call releases them. A downstream error is logged and counted:
+// the caller that handed the spans over has long returned.
+func (p *spanLinksProcessor) release(batches []heldBatch, now time.Time, reason string) {
 	if len(batches) == 0 {
 		return
 	}
 	var c counts
 	for _, b := range batches {
+		ctx := client.NewContext(context.Background(), b.client)
 		c.backlinkedSpans += p.backlink(b.td, b.seen, CursorEnd, now)
 		p.tel.releasedSpans.Add(ctx, int64(b.spans), p.tel.releaseReason[reason])
 		if err := p.next.ConsumeTraces(ctx, b.td); err != nil {
@@ -198,5 +196,5 @@ func (p *spanLinksProcessor) release(ctx context.Context, batches []heldBatch, n
 				zap.Duration("held", now.Sub(b.arrived)), zap.Error(err))
 		}
 	}
-	p.tel.record(ctx, &c)
+	p.tel.record(context.Background(), &c)
 }

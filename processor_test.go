@@ -3,12 +3,15 @@ package spanlinksprocessor
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor/processortest"
@@ -160,4 +163,44 @@ func TestDisabledBacklinksPassThrough(t *testing.T) {
 	assert.Equal(t, int64(3), kept.Int())
 	assert.Nil(t, p.index)
 	assert.Nil(t, p.hold)
+}
+
+// clientSink records, for each call, the tenant in the caller's client
+// metadata.
+type clientSink struct {
+	mu      sync.Mutex
+	tenants []string
+}
+
+func (s *clientSink) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
+
+func (s *clientSink) ConsumeTraces(ctx context.Context, _ ptrace.Traces) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tenants = append(s.tenants, strings.Join(client.FromContext(ctx).Metadata.Get("tenant"), ","))
+	return nil
+}
+
+// withTenant returns a context as a receiver with include_metadata makes it.
+func withTenant(tenant string) context.Context {
+	return client.NewContext(context.Background(), client.Info{
+		Metadata: client.NewMetadata(map[string][]string{"tenant": {tenant}}),
+	})
+}
+
+// TestReleaseKeepsSenderMetadata: held spans leave under the client
+// metadata they arrived with, even when another tenant's call releases
+// them, so per-tenant exporters' headers stay right.
+func TestReleaseKeepsSenderMetadata(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Backlinks.MaxHeldSpans = 1
+	sink := new(clientSink)
+	clock := &fakeClock{t: start}
+	p := newTestProcessor(t, cfg, sink, clock)
+	require.NoError(t, p.ConsumeTraces(withTenant("acme"), inputOf(orders(1, 1))))
+	require.NoError(t, p.ConsumeTraces(withTenant("globex"), inputOf(orders(2, 2)))) // releases acme's span
+	clock.Set(start.Add(cfg.Backlinks.Window))
+	require.NoError(t, p.ConsumeTraces(withTenant("initech"), inputOf(orders(3, 3)))) // releases globex's by window
+	require.NoError(t, p.Shutdown(context.Background()))                              // releases initech's
+	assert.Equal(t, []string{"acme", "globex", "initech"}, sink.tenants)
 }
