@@ -1,0 +1,105 @@
+package orders
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// TestRun checks the spans of a run with the SDK's defaults: one
+// receive-order span per order, one process-batch span per batch linking to
+// the orders it carried (at most 128: the SDK keeps the last ones and counts
+// the others as dropped), the failing batch with status Error.
+func TestRun(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	sc := Scenario{Waves: []int{2, 130}, FailBatch: 1, Interval: time.Millisecond, OrderPrefix: "t-"}
+	batches, err := Run(context.Background(), tp, sc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	if len(batches) != 2 || len(batches[0].Orders) != 2 || len(batches[1].Orders) != 130 {
+		t.Fatalf("batches = %+v", batches)
+	}
+	if !errors.Is(batches[0].Err, ErrPaymentTimeout) || batches[1].Err != nil {
+		t.Errorf("batch errors: %v, %v", batches[0].Err, batches[1].Err)
+	}
+	if batches[1].Orders[0] != "t-0003" || batches[1].Orders[129] != "t-0132" {
+		t.Errorf("second batch orders %s..%s", batches[1].Orders[0], batches[1].Orders[129])
+	}
+
+	orderSpan := map[string]trace.SpanContext{} // order ID -> receive-order
+	batchSpan := map[trace.SpanID]sdktrace.ReadOnlySpan{}
+	for _, s := range rec.Ended() {
+		switch s.Name() {
+		case SpanReceiveOrder:
+			if s.SpanKind() != trace.SpanKindServer || s.Parent().IsValid() {
+				t.Errorf("receive-order: kind %v, parent %v", s.SpanKind(), s.Parent())
+			}
+			orderSpan[attr(s.Attributes(), AttrOrderID)] = s.SpanContext()
+		case SpanProcessBatch:
+			batchSpan[s.SpanContext().SpanID()] = s
+		default:
+			t.Errorf("unexpected span %q", s.Name())
+		}
+	}
+	if len(orderSpan) != 132 || len(batchSpan) != 2 {
+		t.Fatalf("%d orders, %d batches", len(orderSpan), len(batchSpan))
+	}
+
+	for _, b := range batches {
+		s := batchSpan[b.Span.SpanID()]
+		if s == nil {
+			t.Fatalf("no span for batch %d", b.Number)
+		}
+		if s.Parent().IsValid() || s.SpanKind() != trace.SpanKindConsumer {
+			t.Errorf("batch %d: parent %v, kind %v", b.Number, s.Parent(), s.SpanKind())
+		}
+		if got := attr(s.Attributes(), AttrBatchMessageCount); got != itoa(len(b.Orders)) {
+			t.Errorf("batch %d: %s = %s", b.Number, AttrBatchMessageCount, got)
+		}
+		wantStatus := codes.Unset
+		if b.Err != nil {
+			wantStatus = codes.Error
+		}
+		if s.Status().Code != wantStatus {
+			t.Errorf("batch %d: status %v, want %v", b.Number, s.Status().Code, wantStatus)
+		}
+		kept := min(len(b.Orders), 128)
+		if len(s.Links()) != kept || s.DroppedLinks() != len(b.Orders)-kept {
+			t.Errorf("batch %d: %d links, %d dropped", b.Number, len(s.Links()), s.DroppedLinks())
+		}
+		// The SDK keeps the last links: they point at the last orders, each
+		// at the receive-order span its message carried the context of.
+		for i, l := range s.Links() {
+			id := b.Orders[len(b.Orders)-kept+i]
+			if attr(l.Attributes, AttrOrderID) != id || l.SpanContext.SpanID() != orderSpan[id].SpanID() ||
+				l.SpanContext.TraceID() != orderSpan[id].TraceID() || !l.SpanContext.IsSampled() {
+				t.Errorf("batch %d link %d: %v %v, want order %s %v", b.Number, i, l.SpanContext, l.Attributes, id, orderSpan[id])
+				break
+			}
+		}
+	}
+}
+
+func attr(kvs []attribute.KeyValue, key string) string {
+	for _, kv := range kvs {
+		if string(kv.Key) == key {
+			return kv.Value.Emit()
+		}
+	}
+	return ""
+}
+
+func itoa(n int) string { return attribute.IntValue(n).Emit() }
