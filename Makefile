@@ -4,6 +4,10 @@
 #   make test    go vet, gofmt check, go test -race
 #   make bench   run the benchmarks
 #   make run     build if needed, run the collector with examples/config.yaml
+#                and the order demo against it, show the result, stop both
+#   make run-collector  only the collector with examples/config.yaml (Ctrl-C)
+#   make e2e     end-to-end tests of dist/otelcol-spanlinks with real OTLP
+#                clients (Go SDK demo, telemetrygen)
 #   make clean   remove dist/, test binaries and profiles (distclean: also .tools/)
 #   make help    this list
 
@@ -20,21 +24,40 @@ OCB         := $(TOOLS_BIN)/ocb-$(OCB_VERSION)
 DIST_BIN    := dist/otelcol-spanlinks
 CONFIG      ?= examples/config.yaml
 
-# Go sources of this module, outside the generated distribution and the tools.
-# (go's ./... already skips dist/: it has its own go.mod; and .tools/: dot dirs.)
-GO_FILES     := $(shell find . \( -path ./dist -o -path ./.tools -o -path ./.git \) -prune -o -type f -name '*.go' -print)
-GO_SRC_FILES := $(filter-out %_test.go,$(GO_FILES))
+# telemetrygen (contrib) drives the end-to-end tests; versioned like ocb.
+TELEMETRYGEN_VERSION := v0.161.0
+TELEMETRYGEN         := $(TOOLS_BIN)/telemetrygen-$(TELEMETRYGEN_VERSION)
 
-.PHONY: build test vet fmt fmt-check bench run clean distclean help tools
+# The order demo and its output viewer: their own Go module, examples/demo.
+DEMO_DIR   := examples/demo
+DEMO_BIN   := dist/order-demo
+WATCH_BIN  := dist/spanlinks-watch
+DEMO_FILES := $(shell find $(DEMO_DIR) -type f \( -name '*.go' -o -name go.mod -o -name go.sum \))
+# The end-to-end tests: their own Go module, e2e.
+E2E_DIR    := e2e
+
+# Go sources of this repository, outside the generated distribution and the
+# tools. (go's ./... already skips dist/: it has its own go.mod; .tools/: dot
+# dirs; and the nested modules examples/demo and e2e.) gofmt checks them all;
+# the processor's, outside the nested modules, are what dist/ is built from.
+GO_FILES     := $(shell find . \( -path ./dist -o -path ./.tools -o -path ./.git \) -prune -o -type f -name '*.go' -print)
+GO_SRC_FILES := $(filter-out %_test.go ./$(DEMO_DIR)/% ./$(E2E_DIR)/%,$(GO_FILES))
+
+.PHONY: build test vet fmt fmt-check bench run run-collector demo e2e clean distclean help tools
 
 build: $(DIST_BIN) ## build dist/otelcol-spanlinks with ocb
 
-tools: $(OCB) ## install ocb into .tools/bin
+tools: $(OCB) $(TELEMETRYGEN) ## install ocb and telemetrygen into .tools/bin
 
 $(OCB):
 	@mkdir -p $(TOOLS_BIN)
 	GOBIN=$(TOOLS_BIN) $(GO) install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
 	mv $(TOOLS_BIN)/builder $@
+
+$(TELEMETRYGEN):
+	@mkdir -p $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@$(TELEMETRYGEN_VERSION)
+	mv $(TOOLS_BIN)/telemetrygen $@
 
 # ocb generates dist/ (main.go, components.go, go.mod with a replace to ..)
 # and compiles it. Rebuilt only when the processor, go.mod/go.sum, the
@@ -44,11 +67,14 @@ $(DIST_BIN): $(GO_SRC_FILES) go.mod $(wildcard go.sum) builder-config.yaml $(OCB
 	$(OCB) --config builder-config.yaml
 	@touch $@
 
-test: vet fmt-check ## go vet, gofmt check, go test -race
+test: vet fmt-check ## go vet, gofmt check, go test -race (the processor and examples/demo)
 	$(GO) test -race ./...
+	cd $(DEMO_DIR) && $(GO) test -race ./...
 
 vet:
 	$(GO) vet ./...
+	cd $(DEMO_DIR) && $(GO) vet ./...
+	cd $(E2E_DIR) && $(GO) vet ./...
 
 fmt-check: ## fail listing the files gofmt would change
 	@unformatted="$$($(if $(GO_FILES),gofmt -l $(GO_FILES)))"; \
@@ -64,8 +90,28 @@ fmt: ## gofmt -w the Go files
 bench: ## run the benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-run: $(DIST_BIN) ## run the collector in the foreground with $(CONFIG)
+demo: $(DEMO_BIN) $(WATCH_BIN) ## build the order demo and spanlinks-watch into dist/
+
+$(DEMO_BIN): $(DEMO_FILES)
+	@mkdir -p $(@D)
+	cd $(DEMO_DIR) && $(GO) build -o $(abspath $@) .
+
+$(WATCH_BIN): $(DEMO_FILES)
+	@mkdir -p $(@D)
+	cd $(DEMO_DIR) && $(GO) build -o $(abspath $@) ./cmd/spanlinks-watch
+
+run: $(DIST_BIN) $(DEMO_BIN) $(WATCH_BIN) ## run the collector with $(CONFIG) and the order demo against it, then stop
+	examples/run-demo.sh $(DIST_BIN) $(CONFIG) $(DEMO_BIN) $(WATCH_BIN)
+
+run-collector: $(DIST_BIN) ## run the collector in the foreground with $(CONFIG)
 	./$(DIST_BIN) --config $(CONFIG)
+
+# E2E_FLAGS: extra go test flags, e.g. E2E_FLAGS='-run Telemetrygen'.
+# E2E_WITHOUT_SPANLINKS=1 runs the collector without the processor: the
+# tests must then fail.
+e2e: $(DIST_BIN) $(TELEMETRYGEN) ## end-to-end tests: dist/otelcol-spanlinks with real OTLP clients
+	cd $(E2E_DIR) && OTELCOL_BIN=$(abspath $(DIST_BIN)) TELEMETRYGEN_BIN=$(TELEMETRYGEN) \
+		$(GO) test -count=1 -timeout 10m -v $(E2E_FLAGS) ./...
 
 clean: ## remove dist/, test binaries and profiles
 	rm -rf dist
@@ -75,4 +121,4 @@ distclean: clean ## also remove the tools in .tools/
 	rm -rf .tools
 
 help:
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 20
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## /  make \1\t/' | expand -t 24
