@@ -20,14 +20,23 @@ import (
 const sdkLinkLimit = 128
 
 // TestGoSDKOrderPipeline runs the demo's order pipeline (examples/demo/orders)
-// with the OpenTelemetry Go SDK against the collector over OTLP/HTTP, with a
-// short window, and checks what the collector exports: every span exactly
-// once; batch spans annotated, the SDK's 128-link limit arriving as
-// DroppedLinksCount and counted in spanlinks.links.total; every order whose
-// link survived backlinked to its batch, the failed batch visible on its
-// orders.
+// with the OpenTelemetry Go SDK against the collector over OTLP/HTTP and
+// checks what the collector exports: every span exactly once; batch spans
+// annotated, the SDK's 128-link limit arriving as DroppedLinksCount and
+// counted in spanlinks.links.total; every order whose link survived
+// backlinked to its batch, the failed batch visible on its orders. Once
+// with a short window, the spans leaving as it passes; once with a window
+// longer than the test, the spans leaving on SIGTERM.
 func TestGoSDKOrderPipeline(t *testing.T) {
-	const window = 3 * time.Second
+	t.Run("released after the window", func(t *testing.T) {
+		testOrderPipeline(t, 3*time.Second, false)
+	})
+	t.Run("released on SIGTERM", func(t *testing.T) {
+		testOrderPipeline(t, time.Minute, true)
+	})
+}
+
+func testOrderPipeline(t *testing.T, window time.Duration, sigtermWhileHeld bool) {
 	s := newSink(t)
 	c := startCollector(t, collectorConfig{window: window, exportTo: s.endpoint()})
 
@@ -74,10 +83,22 @@ func TestGoSDKOrderPipeline(t *testing.T) {
 		t.Fatalf("the SDK ended %d spans, want %d", len(sent), want)
 	}
 
-	// Held spans leave after the window; wait for all of them, then stop
-	// the collector.
-	if !s.waitFor(window+30*time.Second, func(got []ptrace.Span) bool { return len(got) >= len(sent) }) {
-		t.Errorf("after %s, %d of %d spans arrived", window+30*time.Second, len(s.received()), len(sent))
+	if sigtermWhileHeld {
+		// All spans reach the collector and stay held: SIGTERM releases them.
+		held := func() int { v, _ := c.metric("otelcol_processor_spanlinks_held_spans"); return int(v) }
+		if !s.waitFor(30*time.Second, func(got []ptrace.Span) bool { return held()+len(got) >= len(sent) }) {
+			t.Errorf("30s after the demo: %d spans held, %d exported; want %d in all", held(), len(s.received()), len(sent))
+		}
+		if n := len(s.received()); n != 0 {
+			t.Errorf("%d spans left the collector before SIGTERM; with backlinks.window %s all %d must still be held", n, window, len(sent))
+		} else {
+			t.Logf("before SIGTERM: %d spans held by spanlinks, none exported", held())
+		}
+	} else {
+		// Held spans leave after the window; wait for all of them.
+		if !s.waitFor(window+30*time.Second, func(got []ptrace.Span) bool { return len(got) >= len(sent) }) {
+			t.Errorf("after %s, %d of %d spans arrived", window+30*time.Second, len(s.received()), len(sent))
+		}
 	}
 	c.stop(t)
 	got := checkExactlyOnce(t, sent, s.received())
