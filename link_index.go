@@ -2,9 +2,9 @@ package spanlinksprocessor
 
 import (
 	"encoding/binary"
-	"iter"
 	"math"
 	"math/bits"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,6 +85,7 @@ type memoryIndex struct {
 	cursor atomic.Uint64 // the last cursor given to an entry
 	window int64         // nanoseconds
 	shift  uint          // 64 - log2(len(shards)): the hash's top bits pick the shard
+	seed   uint64        // of the hash that places targets in a shard's table
 	shards []indexShard
 }
 
@@ -109,6 +110,7 @@ func newShardedIndex(window time.Duration, maxEntries, n int) *memoryIndex {
 	ix := &memoryIndex{
 		window: int64(window),
 		shift:  uint(64 - bits.TrailingZeros(uint(n))),
+		seed:   rand.Uint64(),
 		shards: make([]indexShard, n),
 	}
 	for i := range ix.shards {
@@ -116,40 +118,78 @@ func newShardedIndex(window time.Duration, maxEntries, n int) *memoryIndex {
 		if i < maxEntries%n {
 			c++
 		}
-		ix.shards[i] = indexShard{capacity: c, last: make(map[SpanRef]uint64)}
+		ix.shards[i] = indexShard{capacity: c, seed: ix.seed}
 	}
 	return ix
 }
 
-// shard returns the shard that holds target.
-func (ix *memoryIndex) shard(target SpanRef) *indexShard {
-	h := binary.LittleEndian.Uint64(target.TraceID[:8]) ^
-		binary.LittleEndian.Uint64(target.TraceID[8:]) ^
-		binary.LittleEndian.Uint64(target.SpanID[:])
+// refKey is a SpanRef as the index keeps and compares it: three words, which
+// fit in registers.
+type refKey struct{ t0, t1, s uint64 }
+
+// keyOf returns the refKey of a trace ID and a span ID.
+func keyOf(t pcommon.TraceID, s pcommon.SpanID) refKey {
+	return refKey{
+		t0: binary.LittleEndian.Uint64(t[:8]),
+		t1: binary.LittleEndian.Uint64(t[8:]),
+		s:  binary.LittleEndian.Uint64(s[:]),
+	}
+}
+
+// valid reports whether neither ID is all zeros.
+func (k refKey) valid() bool { return k.t0|k.t1 != 0 && k.s != 0 }
+
+// ref returns k as a SpanRef.
+func (k refKey) ref() SpanRef {
+	var r SpanRef
+	binary.LittleEndian.PutUint64(r.TraceID[:8], k.t0)
+	binary.LittleEndian.PutUint64(r.TraceID[8:], k.t1)
+	binary.LittleEndian.PutUint64(r.SpanID[:], k.s)
+	return r
+}
+
+// linkerKey is a Linker as the index adds it.
+type linkerKey struct {
+	key    refKey
+	name   string
+	failed bool
+}
+
+// shard returns the shard that holds target. The shard depends on the
+// target alone, so that which entries a full index evicts is the same on
+// every run.
+func (ix *memoryIndex) shard(target refKey) *indexShard {
+	h := target.t0 ^ target.t1 ^ target.s
 	return &ix.shards[(h*0x9e3779b97f4a7c15)>>ix.shift] // Fibonacci hashing
 }
 
 // Add records that l links to target, seen at now. A linker already held for
 // target is not added again.
 func (ix *memoryIndex) Add(target SpanRef, l Linker, now time.Time) {
-	t := now.UnixNano()
+	from := linkerKey{key: keyOf(l.TraceID, l.SpanID), name: l.Name, failed: l.Error}
+	ix.add(keyOf(target.TraceID, target.SpanID), &from, now.UnixNano())
+}
+
+// add is Add with keys, at t in Unix nanoseconds.
+func (ix *memoryIndex) add(target refKey, l *linkerKey, t int64) {
+	h := refHash(target, ix.seed)
 	s := ix.shard(target)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.expire(t, ix.window)
-	n := 0
-	for e := range s.chain(target) {
-		if e.linker == l.SpanRef {
+	_, seq, ok := s.find(target, h)
+	for n := 0; ok && n < maxDedupeWalk; n++ {
+		e := s.at(seq)
+		if e.linker == l.key {
+			s.mu.Unlock()
 			return
 		}
-		if n++; n == maxDedupeWalk {
-			break
-		}
+		seq, ok = s.prev(e, seq)
 	}
-	// The cursor is taken under the shard's lock, so that a Lookup of this
-	// shard either sees the entry or ran before its cursor existed.
-	c := ix.cursor.Add(1)
-	s.push(indexEntry{target: target, linker: l.SpanRef, name: l.Name, at: t, cursor: c, err: l.Error})
+	e := s.push(target, h, l, t)
+	// The cursor is taken under the shard's lock and after the shard's size
+	// grew, so that a Lookup that knows the cursor sees the entry.
+	e.cursor = ix.cursor.Add(1)
+	s.mu.Unlock()
 }
 
 // Cursor returns the index's position now: every entry added from then on
@@ -160,45 +200,26 @@ func (ix *memoryIndex) Cursor() Cursor {
 
 // Lookup returns the linkers of target whose entries lie in (from, to] and
 // within the window before now, listing the oldest limit of them (none when
-// limit <= 0). It walks the entries for target, under its shard's lock. A
-// miss does not allocate.
+// limit <= 0). It walks the entries for target, under its shard's lock; an
+// empty shard answers without locking. A miss does not allocate.
 func (ix *memoryIndex) Lookup(target SpanRef, from, to Cursor, now time.Time, limit int) Backlinks {
-	t := now.UnixNano()
+	return ix.lookup(keyOf(target.TraceID, target.SpanID), from, to, now.UnixNano(), limit)
+}
+
+// lookup is Lookup with a key, at t in Unix nanoseconds.
+func (ix *memoryIndex) lookup(target refKey, from, to Cursor, t int64, limit int) Backlinks {
 	s := ix.shard(target)
+	if s.size.Load() == 0 {
+		return Backlinks{}
+	}
+	h := refHash(target, ix.seed)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.expire(t, ix.window)
 	var b Backlinks
-	for e := range s.chain(target) {
-		if e.cursor <= uint64(from) {
-			break // the chain runs newest first: the rest is older still
-		}
-		if e.cursor <= uint64(to) && t-e.at < ix.window {
-			b.Count++
-			if e.err {
-				b.ErrorCount++
-			}
-		}
+	if _, newest, ok := s.find(target, h); ok {
+		b = s.backlinks(newest, from, to, t-ix.window, limit)
 	}
-	n := min(b.Count, max(limit, 0))
-	if n == 0 {
-		return b
-	}
-	// The chain runs newest first: the i-th live entry from the end of the
-	// walk is the i-th to arrive.
-	b.Linkers = make([]Linker, n)
-	i := b.Count
-	for e := range s.chain(target) {
-		if t-e.at >= ix.window || e.cursor <= uint64(from) || e.cursor > uint64(to) {
-			continue
-		}
-		if i--; i < n {
-			b.Linkers[i] = Linker{SpanRef: e.linker, Name: e.name, Error: e.err}
-		}
-		if i == 0 {
-			break
-		}
-	}
+	s.mu.Unlock()
 	return b
 }
 
@@ -239,31 +260,41 @@ func (ix *memoryIndex) Stats() IndexStats {
 	return st
 }
 
-// indexEntry is one (target, linker) pair. Its fields are laid out to fit in
-// 88 bytes.
+// indexEntry is one (target, linker) pair, in 72 bytes and without
+// pointers, so that the garbage collector never scans a shard's ring.
 type indexEntry struct {
-	target SpanRef
-	linker SpanRef
-	name   string
+	target refKey
+	linker refKey
 	at     int64  // when it was added, Unix nanoseconds
 	cursor uint64 // its place in the order of all entries of the index
 	prev   uint32 // how many entries back the previous entry for target is; 0: none
-	err    bool   // the linker ended with status Error
+	name   uint32 // the linker's name id in the shard's nameTable; entryErr: it ended with status Error
 }
+
+// entryErr is the bit of indexEntry.name that says the linker ended with
+// status Error. Name ids stay below it: a shard holds fewer entries.
+const entryErr = 1 << 31
+
+func (e *indexEntry) nameID() uint32 { return e.name &^ entryErr }
+func (e *indexEntry) err() bool      { return e.name&entryErr != 0 }
 
 // indexShard holds the entries of the targets that hash to it in a ring, in
 // insertion order, which is expiry order since every entry lives for the same
 // window. Each entry has a sequence number, one more than the entry before it;
-// the entries for one target form a chain, newest to oldest, through prev.
-// All fields are guarded by mu.
+// the entries for one target form a chain, newest to oldest, through prev,
+// and the table maps each target to its newest entry. All fields but size
+// are guarded by mu.
 type indexShard struct {
 	mu       sync.Mutex
 	ring     []indexEntry // grows by doubling up to capacity
 	start    int          // ring index of the oldest entry
 	n        int          // how many entries the ring holds
 	head     uint64       // sequence number of the oldest entry
-	last     map[SpanRef]uint64
-	capacity int // most entries the shard holds
+	table    refTable     // target -> sequence number of its newest entry
+	names    nameTable
+	size     atomic.Int64 // n, also read without mu
+	seed     uint64       // of the table's hash
+	capacity int          // most entries the shard holds
 	expired  uint64
 	evicted  uint64
 }
@@ -277,20 +308,67 @@ func (s *indexShard) at(seq uint64) *indexEntry {
 	return &s.ring[i]
 }
 
-// chain yields the entries for target, newest first.
-func (s *indexShard) chain(target SpanRef) iter.Seq[*indexEntry] {
-	return func(yield func(*indexEntry) bool) {
-		seq, ok := s.last[target]
-		for ok {
-			e := s.at(seq)
-			if !yield(e) {
-				return
-			}
-			// A previous entry older than head is gone.
-			ok = e.prev != 0 && uint64(e.prev) <= seq-s.head
-			seq -= uint64(e.prev)
-		}
+// seq returns the sequence number of a held entry from its low 32 bits:
+// fewer than 2^32 entries are held, all from head on.
+func (s *indexShard) seq(low uint32) uint64 {
+	return s.head + uint64(low-uint32(s.head))
+}
+
+// find returns the table slot of target, with hash h, and the sequence
+// number of its newest entry, if it has one.
+func (s *indexShard) find(target refKey, h uint64) (slot int, seq uint64, ok bool) {
+	slot, ok = s.table.find(h, func(low uint32) bool {
+		seq = s.seq(low)
+		return s.at(seq).target == target
+	})
+	return slot, seq, ok
+}
+
+// prev returns the sequence number of the entry for the same target before
+// e, which has sequence number seq, if it is still held.
+func (s *indexShard) prev(e *indexEntry, seq uint64) (uint64, bool) {
+	// A previous entry older than head is gone.
+	return seq - uint64(e.prev), e.prev != 0 && uint64(e.prev) <= seq-s.head
+}
+
+// backlinks counts the entries of the chain from newest that lie in
+// (from, to] and were added after oldest, and lists the first limit of them.
+func (s *indexShard) backlinks(newest uint64, from, to Cursor, oldest int64, limit int) Backlinks {
+	var b Backlinks
+	live := func(e *indexEntry) bool {
+		return e.cursor > uint64(from) && e.cursor <= uint64(to) && e.at > oldest
 	}
+	for seq, ok := newest, true; ok; {
+		e := s.at(seq)
+		if e.cursor <= uint64(from) {
+			break // the chain runs newest first: the rest is older still
+		}
+		if live(e) {
+			b.Count++
+			if e.err() {
+				b.ErrorCount++
+			}
+		}
+		seq, ok = s.prev(e, seq)
+	}
+	n := min(b.Count, max(limit, 0))
+	if n == 0 {
+		return b
+	}
+	// The chain runs newest first: the i-th live entry from the end of the
+	// walk is the i-th to arrive.
+	b.Linkers = make([]Linker, n)
+	i := b.Count
+	for seq, ok := newest, true; ok && i > 0; {
+		e := s.at(seq)
+		if live(e) {
+			if i--; i < n {
+				b.Linkers[i] = Linker{SpanRef: e.linker.ref(), Name: s.names.name(e.nameID()), Error: e.err()}
+			}
+		}
+		seq, ok = s.prev(e, seq)
+	}
+	return b
 }
 
 // expire pops the entries added window or more before now.
@@ -301,8 +379,9 @@ func (s *indexShard) expire(now, window int64) {
 	}
 }
 
-// push appends e, evicting the oldest entry if the shard is full.
-func (s *indexShard) push(e indexEntry) {
+// push appends an entry for target, with hash h, linked by l at t, evicting
+// the oldest entry if the shard is full, and returns it.
+func (s *indexShard) push(target refKey, h uint64, l *linkerKey, t int64) *indexEntry {
 	if s.n == s.capacity {
 		s.pop()
 		s.evicted++
@@ -311,29 +390,38 @@ func (s *indexShard) push(e indexEntry) {
 		s.grow()
 	}
 	seq := s.head + uint64(s.n)
-	// A shard holding 2^32 entries would cut the chain here, not corrupt it.
-	if p, ok := s.last[e.target]; ok && seq-p <= math.MaxUint32 {
-		e.prev = uint32(seq - p)
+	e := s.at(seq)
+	*e = indexEntry{target: target, linker: l.key, at: t, name: s.names.intern(l.name)}
+	if l.failed {
+		e.name |= entryErr
 	}
-	s.last[e.target] = seq
-	*s.at(seq) = e
+	slot, last, ok := s.find(target, h)
+	// A shard holding 2^32 entries would cut the chain here, not corrupt it.
+	if ok && seq-last <= math.MaxUint32 {
+		e.prev = uint32(seq - last)
+	}
+	s.table.set(slot, h, uint32(seq))
 	s.n++
+	s.size.Store(int64(s.n))
+	return e
 }
 
-// pop removes the oldest entry, and its target's key once no entry is left
-// for it.
+// pop removes the oldest entry, and its target's table slot once no entry
+// is left for it.
 func (s *indexShard) pop() {
 	e := &s.ring[s.start]
-	if s.last[e.target] == s.head {
-		delete(s.last, e.target)
+	head := uint32(s.head)
+	if slot, ok := s.table.find(refHash(e.target, s.seed), func(low uint32) bool { return low == head }); ok {
+		s.table.remove(slot)
 	}
-	*e = indexEntry{} // release the name
+	s.names.release(e.nameID())
 	s.start++
 	if s.start == len(s.ring) {
 		s.start = 0
 	}
 	s.head++
 	s.n--
+	s.size.Store(int64(s.n))
 }
 
 // grow doubles the ring, up to capacity, keeping the entries in order.

@@ -21,6 +21,12 @@ func idxRef(n uint64) SpanRef {
 	return r
 }
 
+// idxKey returns the refKey of idxRef(n).
+func idxKey(n uint64) refKey {
+	r := idxRef(n)
+	return keyOf(r.TraceID, r.SpanID)
+}
+
 // idxLinker returns a Linker with IDs from n, named after n.
 func idxLinker(n uint64, failed bool) Linker {
 	r := idxRef(n)
@@ -281,13 +287,13 @@ func TestLinkIndexRemovesKeys(t *testing.T) {
 	for i := range uint64(4) {
 		ix.Add(idxRef(2+i), idxLinker(20, false), idxAt(2))
 	}
-	if _, ok := ix.shards[0].last[idxRef(1)]; ok {
+	if k := idxKey(1); func() bool { _, _, ok := ix.shards[0].find(k, refHash(k, ix.seed)); return ok }() {
 		t.Error("key for target 1 kept after its entries were evicted")
 	}
 	if got := ix.Lookup(idxRef(1), 0, CursorEnd, idxAt(3), 8); !reflect.DeepEqual(got, Backlinks{}) {
 		t.Errorf("Lookup of evicted target = %+v, want a miss", got)
 	}
-	if n := len(ix.shards[0].last); n != 4 {
+	if n := ix.shards[0].table.n; n != 4 {
 		t.Errorf("%d keys, want 4", n)
 	}
 	ix.Expire(idxAt(time.Minute + 2))
@@ -298,8 +304,8 @@ func TestLinkIndexRemovesKeys(t *testing.T) {
 func assertIndexEmpty(t *testing.T, ix *memoryIndex) {
 	t.Helper()
 	for i := range ix.shards {
-		if s := &ix.shards[i]; s.n != 0 || len(s.last) != 0 {
-			t.Errorf("shard %d: %d entries and %d keys left, want none", i, s.n, len(s.last))
+		if s := &ix.shards[i]; s.n != 0 || s.table.n != 0 || s.names.len() != 0 {
+			t.Errorf("shard %d: %d entries, %d keys and %d names left, want none", i, s.n, s.table.n, s.names.len())
 		}
 	}
 }
@@ -338,7 +344,7 @@ func TestLinkIndexRingGrowsLazily(t *testing.T) {
 		}
 	}
 	ix.Add(idxRef(1), idxLinker(2, false), idxT0)
-	if l := len(ix.shard(idxRef(1)).ring); l != indexMinRing {
+	if l := len(ix.shard(idxKey(1)).ring); l != indexMinRing {
 		t.Errorf("ring length %d after one add, want %d", l, indexMinRing)
 	}
 }
