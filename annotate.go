@@ -14,16 +14,24 @@ const w3cSampled = 0x01
 // annotateBatch writes the spanlinks.links.* attributes on span if it is a
 // batch span (DESIGN.md step 3): its links before repair plus its incoming
 // DroppedLinksCount reach batch.min_links, or the processor dropped a link
-// from it. It reports whether it did.
+// from it. It reports whether it did. The test is inlined: most spans are
+// not batch spans.
 func annotateBatch(span ptrace.Span, st linkStats, cfg *BatchConfig) bool {
-	total := st.before + st.incomingDropped
-	if total < cfg.MinLinks && st.dropped() == 0 {
+	if st.before+st.incomingDropped < cfg.MinLinks && st.dropped() == 0 {
 		return false
 	}
+	annotate(span, st.linkCounts, cfg)
+	return true
+}
+
+// annotate writes the spanlinks.links.* attributes on the batch span span.
+func annotate(span ptrace.Span, st *linkCounts, cfg *BatchConfig) {
+	total := st.before + st.incomingDropped
 	links := span.Links()
 	kept := links.Len()
 	attrs := span.Attributes()
 	denom := max(float64(total), declaredSize(attrs, cfg.SizeAttributes))
+	attrs.EnsureCapacity(attrs.Len() + 5)
 	attrs.PutInt(attrLinksTotal, int64(total))
 	attrs.PutInt(attrLinksKept, int64(kept))
 	attrs.PutInt(attrLinksInvalid, int64(st.rejected()))
@@ -43,7 +51,6 @@ func annotateBatch(span ptrace.Span, st linkStats, cfg *BatchConfig) bool {
 	if withFlags > 0 {
 		attrs.PutDouble(attrLinksTargetSampledRatio, float64(sampled)/float64(withFlags))
 	}
-	return true
 }
 
 // declaredSize returns the batch size the application declared in the first

@@ -2,6 +2,7 @@ package spanlinksprocessor
 
 import (
 	"math/bits"
+	"slices"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 )
@@ -26,20 +27,44 @@ func linkHash(t pcommon.TraceID, s pcommon.SpanID) uint64 {
 	return h
 }
 
-// rank places one link in the bottom-k order.
-type rank struct {
-	hash  uint64
-	index int
-}
-
-func compareRanks(a, b rank) int {
-	switch {
-	case a.hash < b.hash:
-		return -1
-	case a.hash > b.hash:
-		return 1
+// selectKth returns the k-th smallest of hs (from 0), reordering hs: a
+// quickselect that falls back to sorting when its pivots keep failing, so
+// crafted hashes cannot make it quadratic.
+func selectKth(hs []uint64, k int) uint64 {
+	lo, hi := 0, len(hs)-1
+	for rounds := 0; lo < hi; rounds++ {
+		if rounds > 2*bits.Len(uint(len(hs)))+4 || hi-lo < 16 {
+			slices.Sort(hs[lo : hi+1])
+			return hs[k]
+		}
+		// Median of three as pivot, then a Hoare partition.
+		m := lo + (hi-lo)/2
+		a, b, c := hs[lo], hs[m], hs[hi]
+		pivot := max(min(a, b), min(max(a, b), c))
+		i, j := lo, hi
+		for i <= j {
+			for hs[i] < pivot {
+				i++
+			}
+			for hs[j] > pivot {
+				j--
+			}
+			if i <= j {
+				hs[i], hs[j] = hs[j], hs[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return hs[k] // between j and i: equal to the pivot
+		}
 	}
-	return a.index - b.index
+	return hs[k]
 }
 
 // validRef reports whether neither ID of r is all zeros.

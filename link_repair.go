@@ -8,8 +8,14 @@ import (
 	"go.uber.org/zap"
 )
 
-// linkStats is what repairLinks saw and did on one span.
-type linkStats struct {
+// linkStats is what repairLinks saw and did on one span: a handle on counts
+// kept in the call's scratch, so that handing it from step to step costs
+// one word instead of a 56-byte copy per span. It is valid until the next
+// repairLinks with the same scratch.
+type linkStats struct{ *linkCounts }
+
+// linkCounts are the counts a linkStats refers to.
+type linkCounts struct {
 	before          int // links before the processor touched them
 	incomingDropped int // DroppedLinksCount as the span arrived
 	invalid         int // links dropped for a zero trace or span ID
@@ -20,10 +26,10 @@ type linkStats struct {
 }
 
 // rejected reports how many links were dropped as invalid, duplicate or self.
-func (s linkStats) rejected() int { return s.invalid + s.duplicate + s.self }
+func (s *linkCounts) rejected() int { return s.invalid + s.duplicate + s.self }
 
 // dropped reports how many links the processor dropped from the span.
-func (s linkStats) dropped() int { return s.rejected() + s.truncated }
+func (s *linkCounts) dropped() int { return s.rejected() + s.truncated }
 
 // Reasons a link is dropped, as logged and as the reason attribute of the
 // links dropped metric.
@@ -36,15 +42,22 @@ const (
 
 // repairLinks validates, deduplicates and truncates span's links and limits
 // their attributes (DESIGN.md steps 1 and 2). Every link it drops is added
-// to the span's DroppedLinksCount. sc is scratch space reused across spans.
-// log, when not nil, is told of every dropped link.
+// to the span's DroppedLinksCount. sc is scratch space reused across spans;
+// the stats returned live in it. log, when not nil, is told of every
+// dropped link. A span without links costs a few loads: this is inlined.
 func repairLinks(span ptrace.Span, cfg *Config, sc *scratch, log *zap.Logger) linkStats {
-	links := span.Links()
-	st := linkStats{before: links.Len(), incomingDropped: int(span.DroppedLinksCount())}
-	if st.before == 0 {
-		return st
+	st := &sc.stats
+	*st = linkCounts{before: span.Links().Len(), incomingDropped: int(span.DroppedLinksCount())}
+	if st.before > 0 {
+		repairSpan(span, cfg, sc, st, log)
 	}
-	validateLinks(span, sc, &st, log)
+	return linkStats{st}
+}
+
+// repairSpan is repairLinks for a span with links, counting in st.
+func repairSpan(span ptrace.Span, cfg *Config, sc *scratch, st *linkCounts, log *zap.Logger) {
+	links := span.Links()
+	validateLinks(span, sc, st, log)
 	if links.Len() > cfg.MaxLinksPerSpan {
 		st.truncated = truncateLinks(links, cfg.MaxLinksPerSpan, cfg.Truncation, sc)
 		if log != nil {
@@ -58,42 +71,62 @@ func repairLinks(span ptrace.Span, cfg *Config, sc *scratch, log *zap.Logger) li
 	if d := st.dropped(); d > 0 {
 		span.SetDroppedLinksCount(span.DroppedLinksCount() + uint32(d))
 	}
-	return st
 }
 
 // validateLinks drops invalid links that carry nothing, duplicates of an
 // earlier valid link, and links to the span itself, counting each in st.
-// Invalid links that carry attributes or trace state are kept.
-func validateLinks(span ptrace.Span, sc *scratch, st *linkStats, log *zap.Logger) {
-	self := SpanRef{TraceID: span.TraceID(), SpanID: span.SpanID()}
+// Invalid links that carry attributes or trace state are kept. A first pass
+// only reads: most spans have nothing to drop.
+func validateLinks(span ptrace.Span, sc *scratch, st *linkCounts, log *zap.Logger) {
+	links := span.Links()
+	self := keyOf(span.TraceID(), span.SpanID())
 	sc.seen.reset()
-	span.Links().RemoveIf(func(l ptrace.SpanLink) bool {
-		ref := SpanRef{TraceID: l.TraceID(), SpanID: l.SpanID()}
-		var why string
-		switch {
-		case !validRef(ref):
-			if l.Attributes().Len() > 0 || l.TraceState().AsRaw() != "" {
-				return false
-			}
-			st.invalid++
-			why = dropInvalid
-		case ref == self:
-			st.self++
-			why = dropSelf
-		case !sc.seen.add(ref):
-			st.duplicate++
-			why = dropDuplicate
-		default:
+	clean := true
+	for i := 0; i < links.Len() && clean; i++ {
+		clean = linkVerdict(links.At(i), self, &sc.seen) == ""
+	}
+	if clean {
+		return
+	}
+	sc.seen.reset()
+	links.RemoveIf(func(l ptrace.SpanLink) bool {
+		why := linkVerdict(l, self, &sc.seen)
+		switch why {
+		case "":
 			return false
+		case dropInvalid:
+			st.invalid++
+		case dropSelf:
+			st.self++
+		case dropDuplicate:
+			st.duplicate++
 		}
 		if log != nil {
 			log.Debug("Dropped span link",
 				zap.Stringer("trace_id", span.TraceID()), zap.Stringer("span_id", span.SpanID()),
-				zap.Stringer("link_trace_id", ref.TraceID), zap.Stringer("link_span_id", ref.SpanID),
+				zap.Stringer("link_trace_id", l.TraceID()), zap.Stringer("link_span_id", l.SpanID()),
 				zap.String("reason", why))
 		}
 		return true
 	})
+}
+
+// linkVerdict returns why l, a link of the span self, is dropped, or ""
+// when it is kept; a kept valid link is added to seen.
+func linkVerdict(l ptrace.SpanLink, self refKey, seen *refSet) string {
+	k := keyOf(l.TraceID(), l.SpanID())
+	switch {
+	case !k.valid():
+		if l.Attributes().Len() > 0 || l.TraceState().AsRaw() != "" {
+			return ""
+		}
+		return dropInvalid
+	case k == self:
+		return dropSelf
+	case !seen.add(k):
+		return dropDuplicate
+	}
+	return ""
 }
 
 // truncateLinks keeps max links, chosen by strategy, in their original
@@ -106,17 +139,32 @@ func truncateLinks(links ptrace.SpanLinkSlice, max int, strategy string, sc *scr
 		return n - max
 	}
 	// Bottom-k: keep the links whose target hashes lowest; ties go to the
-	// earlier link, so the choice depends on nothing but the links.
-	sc.ranks = sc.ranks[:0]
+	// earlier link, so the choice depends on nothing but the links. The
+	// k-th lowest hash is found by selection, not by sorting: every link
+	// hashing below it is kept, then the earliest of those hashing equal to
+	// it, up to max.
+	sc.hashes = sc.hashes[:0]
 	for i := 0; i < n; i++ {
 		l := links.At(i)
-		sc.ranks = append(sc.ranks, rank{hash: linkHash(l.TraceID(), l.SpanID()), index: i})
+		sc.hashes = append(sc.hashes, linkHash(l.TraceID(), l.SpanID()))
 	}
-	slices.SortFunc(sc.ranks, compareRanks)
+	sc.sorted = append(sc.sorted[:0], sc.hashes...)
+	kth := selectKth(sc.sorted, max-1)
+	below := 0
+	for _, h := range sc.hashes {
+		if h < kth {
+			below++
+		}
+	}
 	sc.keep = slices.Grow(sc.keep[:0], n)[:n]
-	clear(sc.keep)
-	for _, r := range sc.ranks[:max] {
-		sc.keep[r.index] = true
+	ties := max - below // links hashing to kth that are kept, earliest first
+	for i, h := range sc.hashes {
+		keep := h < kth
+		if h == kth && ties > 0 {
+			keep = true
+			ties--
+		}
+		sc.keep[i] = keep
 	}
 	i := 0
 	links.RemoveIf(func(ptrace.SpanLink) bool { i++; return !sc.keep[i-1] })

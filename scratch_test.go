@@ -1,0 +1,46 @@
+package spanlinksprocessor
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestRefSetMatchesMap adds keys with repeats to a refSet across resets,
+// small and large, and checks each add against a Go map.
+func TestRefSetMatchesMap(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var s refSet
+	for round := range 300 {
+		s.reset()
+		model := map[refKey]bool{}
+		n := r.IntN(3 * smallSet)
+		if round%10 == 0 {
+			n = 500
+		}
+		for range n {
+			k := refKey{t0: uint64(r.IntN(n + 1)), t1: 7, s: uint64(r.IntN(4))}
+			if got, want := s.add(k), !model[k]; got != want {
+				t.Fatalf("round %d: add(%v) = %v, want %v", round, k, got, want)
+			}
+			model[k] = true
+		}
+	}
+}
+
+// TestRefSetGenerationWrap checks that a set whose stamp wraps around does
+// not see the keys of 2^32 resets ago.
+func TestRefSetGenerationWrap(t *testing.T) {
+	var s refSet
+	s.reset()
+	for i := range uint64(2 * smallSet) {
+		s.add(refKey{t0: i, s: 1})
+	}
+	s.gen = ^uint32(0)
+	s.slots[0].gen = 1 // as if left by the reset after the wrap
+	s.reset()
+	for i := range uint64(2 * smallSet) {
+		if !s.add(refKey{t0: i, s: 1}) {
+			t.Fatalf("key %d seen after the stamp wrapped", i)
+		}
+	}
+}
