@@ -1,6 +1,8 @@
 package spanlinksprocessor
 
 import (
+	"encoding/hex"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -12,6 +14,22 @@ import (
 func indexLinks(idx LinkIndex, span ptrace.Span, now time.Time) {
 	links := span.Links()
 	if links.Len() == 0 {
+		return
+	}
+	if ix, ok := idx.(*memoryIndex); ok {
+		// The in-memory index takes the IDs as words, straight from pdata.
+		from := linkerKey{
+			key:    keyOf(span.TraceID(), span.SpanID()),
+			name:   span.Name(),
+			failed: span.Status().Code() == ptrace.StatusCodeError,
+		}
+		t := now.UnixNano()
+		for i := 0; i < links.Len(); i++ {
+			l := links.At(i)
+			if to := keyOf(l.TraceID(), l.SpanID()); to.valid() && !isBacklink(l) {
+				ix.add(to, &from, t)
+			}
+		}
 		return
 	}
 	from := Linker{
@@ -31,13 +49,20 @@ func indexLinks(idx LinkIndex, span ptrace.Span, now time.Time) {
 
 // isBacklink reports whether l is a reverse link written by this processor.
 func isBacklink(l ptrace.SpanLink) bool {
-	v, ok := l.Attributes().Get(attrBacklink)
+	attrs := l.Attributes()
+	if attrs.Len() == 0 {
+		return false
+	}
+	v, ok := attrs.Get(attrBacklink)
 	return ok && v.Type() == pcommon.ValueTypeBool && v.Bool()
 }
 
 // lookupBacklinks returns what idx knows of the spans linking to span
 // whose entries lie in (from, to] (DESIGN.md step 5).
 func lookupBacklinks(idx LinkIndex, span ptrace.Span, from, to Cursor, now time.Time, max int) Backlinks {
+	if ix, ok := idx.(*memoryIndex); ok {
+		return ix.lookup(keyOf(span.TraceID(), span.SpanID()), from, to, now.UnixNano(), max)
+	}
 	return idx.Lookup(SpanRef{TraceID: span.TraceID(), SpanID: span.SpanID()}, from, to, now, max)
 }
 
@@ -56,7 +81,9 @@ func writeBacklinks(span ptrace.Span, b Backlinks, max int, emit bool) (first bo
 		count += v.Int()
 		first = false
 	}
-	if v, ok := attrs.Get(attrBacklinksErrorCount); ok && v.Type() == pcommon.ValueTypeInt {
+	if first {
+		attrs.EnsureCapacity(attrs.Len() + 5) // grow the attributes once
+	} else if v, ok := attrs.Get(attrBacklinksErrorCount); ok && v.Type() == pcommon.ValueTypeInt {
 		errs += v.Int()
 	}
 	attrs.PutInt(attrBacklinksCount, count)
@@ -65,21 +92,63 @@ func writeBacklinks(span ptrace.Span, b Backlinks, max int, emit bool) (first bo
 	traceIDs := stringSlice(attrs, attrBacklinksTraceIDs)
 	spanIDs := stringSlice(attrs, attrBacklinksSpanIDs)
 	names := stringSlice(attrs, attrBacklinksSpanNames)
-	for _, l := range b.Linkers {
-		if traceIDs.Len() >= max {
-			break
-		}
-		traceIDs.AppendEmpty().SetStr(l.TraceID.String())
-		spanIDs.AppendEmpty().SetStr(l.SpanID.String())
+	linkers := b.Linkers
+	if room := max - traceIDs.Len(); room <= 0 {
+		linkers = nil
+	} else if room < len(linkers) {
+		linkers = linkers[:room]
+	}
+	if len(linkers) == 0 {
+		return first
+	}
+	traceIDs.EnsureCapacity(traceIDs.Len() + len(linkers))
+	spanIDs.EnsureCapacity(spanIDs.Len() + len(linkers))
+	names.EnsureCapacity(names.Len() + len(linkers))
+	hexIDs := hexRefs(linkers)
+	for i, l := range linkers {
+		ids := hexIDs[i*hexRefLen : (i+1)*hexRefLen]
+		traceIDs.AppendEmpty().SetStr(hexOrEmpty(ids[:32], l.TraceID.IsEmpty()))
+		spanIDs.AppendEmpty().SetStr(hexOrEmpty(ids[32:], l.SpanID.IsEmpty()))
 		names.AppendEmpty().SetStr(l.Name)
-		if emit {
-			rl := span.Links().AppendEmpty()
+	}
+	if emit {
+		rls := span.Links()
+		rls.EnsureCapacity(rls.Len() + len(linkers))
+		for _, l := range linkers {
+			rl := rls.AppendEmpty()
 			rl.SetTraceID(l.TraceID)
 			rl.SetSpanID(l.SpanID)
 			rl.Attributes().PutBool(attrBacklink, true)
 		}
 	}
 	return first
+}
+
+// hexRefLen is the length of a SpanRef in hex: 32 digits of trace ID, 16 of
+// span ID.
+const hexRefLen = 48
+
+// hexRefs returns the IDs of linkers in lowercase hex, hexRefLen digits per
+// linker, in one string: the attributes take substrings of it, so that a
+// span's backlink IDs cost one allocation, not two per linker.
+func hexRefs(linkers []Linker) string {
+	var sb strings.Builder
+	sb.Grow(len(linkers) * hexRefLen)
+	var buf [hexRefLen]byte
+	for _, l := range linkers {
+		hex.Encode(buf[:32], l.TraceID[:])
+		hex.Encode(buf[32:], l.SpanID[:])
+		sb.Write(buf[:])
+	}
+	return sb.String()
+}
+
+// hexOrEmpty returns s, or "" for an empty ID, as pcommon's String does.
+func hexOrEmpty(s string, empty bool) string {
+	if empty {
+		return ""
+	}
+	return s
 }
 
 // stringSlice returns the slice attribute key of attrs, creating it when it
