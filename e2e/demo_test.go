@@ -52,7 +52,7 @@ func testOrderPipeline(t *testing.T, window time.Duration, sigtermWhileHeld bool
 		sdktrace.WithSpanProcessor(rec),
 		sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(100*time.Millisecond)),
 	)
-	sc := orders.Scenario{Waves: []int{3, 4, 150}, FailBatch: 2, Interval: 300 * time.Millisecond}
+	sc := orders.Scenario{Waves: []int{3, 4, 150}, FailBatch: 2, Interval: 300 * time.Millisecond, Redeliver: 2}
 	batches, err := orders.Run(ctx, tp, sc, nil)
 	if err != nil {
 		t.Fatalf("running the demo: %v", err)
@@ -99,6 +99,7 @@ func testOrderPipeline(t *testing.T, window time.Duration, sigtermWhileHeld bool
 		if !s.waitFor(window+30*time.Second, func(got []ptrace.Span) bool { return len(got) >= len(sent) }) {
 			t.Errorf("after %s, %d of %d spans arrived", window+30*time.Second, len(s.received()), len(sent))
 		}
+		checkMetrics(t, c, s.received(), rec.Ended())
 	}
 	c.stop(t)
 	got := checkExactlyOnce(t, sent, s.received())
@@ -109,7 +110,7 @@ func testOrderPipeline(t *testing.T, window time.Duration, sigtermWhileHeld bool
 	for _, b := range batches {
 		ref := spanRef{[16]byte(b.Span.TraceID()), [8]byte(b.Span.SpanID())}
 		sdkSpan := sdkSpans[ref]
-		n, kept := len(b.Orders), min(len(b.Orders), sdkLinkLimit)
+		n, kept := b.Messages, min(b.Messages, sdkLinkLimit)
 		if len(sdkSpan.Links()) != kept || sdkSpan.DroppedLinks() != n-kept {
 			t.Errorf("batch %d: the SDK exported %d links and %d dropped, want %d and %d",
 				b.Number, len(sdkSpan.Links()), sdkSpan.DroppedLinks(), kept, n-kept)
@@ -125,7 +126,7 @@ func testOrderPipeline(t *testing.T, window time.Duration, sigtermWhileHeld bool
 		if !ok {
 			continue // reported by checkExactlyOnce
 		}
-		checkBatchSpan(t, span, b, n, kept)
+		checkBatchSpan(t, span, b, n, kept, b.Messages-len(b.Orders))
 	}
 	if failed != 1 {
 		t.Errorf("%d batches failed, want 1", failed)
@@ -169,7 +170,7 @@ func testOrderPipeline(t *testing.T, window time.Duration, sigtermWhileHeld bool
 	ce.done()
 	wantUnlinked := 0
 	for _, b := range batches {
-		wantUnlinked += max(0, len(b.Orders)-sdkLinkLimit)
+		wantUnlinked += max(0, b.Messages-sdkLinkLimit)
 	}
 	if unlinked != wantUnlinked || backlinked != nOrders-wantUnlinked {
 		t.Errorf("orders: %d backlinked, %d without a link; want %d and %d",
@@ -180,21 +181,22 @@ func testOrderPipeline(t *testing.T, window time.Duration, sigtermWhileHeld bool
 }
 
 // checkBatchSpan checks the spanlinks.links.* attributes of the batch span
-// of b, which linked n orders of which the SDK kept kept.
-func checkBatchSpan(t errorer, span ptrace.Span, b orders.Batch, n, kept int) {
+// of b, which linked n messages of which the SDK kept kept, dups of them
+// to an order already linked (a redelivered message).
+func checkBatchSpan(t errorer, span ptrace.Span, b orders.Batch, n, kept, dups int) {
 	t.Helper()
-	if span.Links().Len() != kept {
-		t.Errorf("batch %d: %d links arrived, want %d", b.Number, span.Links().Len(), kept)
+	if want := kept - dups; span.Links().Len() != want {
+		t.Errorf("batch %d: %d links left the collector, want %d", b.Number, span.Links().Len(), want)
 	}
 	// The SDK's own limit arrives as DroppedLinksCount; the processor, with
-	// max_links_per_span 128 too, drops nothing more.
-	if got, want := span.DroppedLinksCount(), uint32(n-kept); got != want {
-		t.Errorf("batch %d: DroppedLinksCount = %d, want %d (the SDK's 128-link limit)", b.Number, got, want)
+	// max_links_per_span 128 too, adds only the duplicates it drops.
+	if got, want := span.DroppedLinksCount(), uint32(n-kept+dups); got != want {
+		t.Errorf("batch %d: DroppedLinksCount = %d, want %d (the SDK's 128-link limit, plus %d duplicates)", b.Number, got, want, dups)
 	}
 	wantInt(t, span, "spanlinks.links.total", int64(n))
-	wantInt(t, span, "spanlinks.links.kept", int64(kept))
-	wantInt(t, span, "spanlinks.links.invalid", 0)
-	wantDouble(t, span, "spanlinks.links.sampled_ratio", float64(kept)/float64(n))
+	wantInt(t, span, "spanlinks.links.kept", int64(kept-dups))
+	wantInt(t, span, "spanlinks.links.invalid", int64(dups))
+	wantDouble(t, span, "spanlinks.links.sampled_ratio", float64(kept-dups)/float64(n))
 	wantDouble(t, span, "spanlinks.links.target_sampled_ratio", 1)
 	wantErr := b.Err != nil
 	if gotErr := span.Status().Code() == ptrace.StatusCodeError; gotErr != wantErr {

@@ -47,10 +47,11 @@ func run() error {
 	waves := flag.String("orders", joinInts(def.Waves), "orders placed before each batch run, comma-separated")
 	failBatch := flag.Int("fail-batch", def.FailBatch, "number (from 1) of the batch that fails; 0: none")
 	interval := flag.Duration("interval", def.Interval, "how often the batch job runs")
+	redeliver := flag.Int("redeliver", def.Redeliver, "number (from 1) of an order the queue delivers twice; 0: none")
 	service := flag.String("service", "order-demo", "service.name of the traces")
 	flag.Parse()
 
-	sc := orders.Scenario{FailBatch: *failBatch, Interval: *interval}
+	sc := orders.Scenario{FailBatch: *failBatch, Interval: *interval, Redeliver: *redeliver}
 	var err error
 	if sc.Waves, err = parseInts(*waves); err != nil {
 		return fmt.Errorf("-orders: %w", err)

@@ -55,15 +55,19 @@ type Message struct {
 
 // Queue is an in-memory stand-in for a message broker.
 type Queue struct {
-	mu   sync.Mutex
-	msgs []Message
+	mu        sync.Mutex
+	msgs      []Message
+	redeliver string // an order ID whose message is delivered twice
 }
 
-// Push queues m.
+// Push queues m, twice if m's order is the one to redeliver.
 func (q *Queue) Push(m Message) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.msgs = append(q.msgs, m)
+	if m.OrderID == q.redeliver {
+		q.msgs = append(q.msgs, m)
+	}
 }
 
 // Drain removes and returns every queued message, oldest first.
@@ -122,7 +126,11 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Batch is what one run of the batch job did.
 type Batch struct {
 	Number int
+	// Orders are the distinct orders processed, in queue order.
 	Orders []string
+	// Messages is how many messages the batch took: more than Orders when
+	// the queue delivered an order twice. The span links each message.
+	Messages int
 	// Span is the process-batch span's context.
 	Span trace.SpanContext
 	// Err is why the batch failed, nil when it succeeded.
@@ -149,13 +157,18 @@ func (j *BatchJob) RunOnce(ctx context.Context) (Batch, bool) {
 		return Batch{}, false
 	}
 	j.runs++
-	b := Batch{Number: j.runs}
+	b := Batch{Number: j.runs, Messages: len(msgs)}
 
-	// One link per order, to the span context its message carried. Links
-	// are given at span start: samplers see them, and every SDK keeps them.
+	// One link per message, to the span context it carried: a message the
+	// queue delivered twice is linked twice, as applications do. Links are
+	// given at span start: samplers see them, and every SDK keeps them.
 	links := make([]trace.Link, 0, len(msgs))
+	seen := map[string]bool{}
 	for _, m := range msgs {
-		b.Orders = append(b.Orders, m.OrderID)
+		if !seen[m.OrderID] { // processing is idempotent: once per order
+			seen[m.OrderID] = true
+			b.Orders = append(b.Orders, m.OrderID)
+		}
 		origin := trace.SpanContextFromContext(
 			j.Propagator.Extract(context.Background(), propagation.MapCarrier(m.Headers)))
 		links = append(links, trace.Link{
@@ -197,12 +210,16 @@ type Scenario struct {
 	Interval time.Duration
 	// OrderPrefix starts every order ID ("ord-" when empty).
 	OrderPrefix string
+	// Redeliver is the number (from 1) of an order whose message the queue
+	// delivers twice, as at-least-once brokers do; 0: none.
+	Redeliver int
 }
 
-// DefaultScenario is the demo's story: a small batch, a batch that fails,
-// and a batch larger than the SDK's 128-link limit.
+// DefaultScenario is the demo's story: a small batch in which the queue
+// delivers order 2 twice, a batch that fails, and a batch larger than the
+// SDK's 128-link limit.
 func DefaultScenario() Scenario {
-	return Scenario{Waves: []int{3, 4, 150}, FailBatch: 2, Interval: 2 * time.Second}
+	return Scenario{Waves: []int{3, 4, 150}, FailBatch: 2, Interval: 2 * time.Second, Redeliver: 2}
 }
 
 // Run plays sc against the tracer provider tp: it starts the API on a free
@@ -224,6 +241,9 @@ func Run(ctx context.Context, tp trace.TracerProvider, sc Scenario, onBatch func
 	go srv.Serve(ln) //nolint:errcheck // ends with Shutdown below
 	defer srv.Shutdown(context.Background())
 
+	if sc.Redeliver > 0 {
+		queue.redeliver = fmt.Sprintf("%s%04d", orderPrefix(sc), sc.Redeliver)
+	}
 	job := &BatchJob{
 		Tracer: tracer, Propagator: prop, Queue: queue,
 		Process: func(_ context.Context, number int, _ []string) error {
@@ -233,10 +253,7 @@ func Run(ctx context.Context, tp trace.TracerProvider, sc Scenario, onBatch func
 			return nil
 		},
 	}
-	prefix := sc.OrderPrefix
-	if prefix == "" {
-		prefix = "ord-"
-	}
+	prefix := orderPrefix(sc)
 	client := &http.Client{Timeout: 10 * time.Second}
 	url := "http://" + ln.Addr().String() + "/orders"
 
@@ -264,6 +281,14 @@ func Run(ctx context.Context, tp trace.TracerProvider, sc Scenario, onBatch func
 		}
 	}
 	return batches, nil
+}
+
+// orderPrefix starts every order ID of sc.
+func orderPrefix(sc Scenario) string {
+	if sc.OrderPrefix == "" {
+		return "ord-"
+	}
+	return sc.OrderPrefix
 }
 
 // placeOrders posts n orders, numbered from first, one after the other so

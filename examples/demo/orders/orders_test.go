@@ -3,6 +3,7 @@ package orders
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,3 +104,37 @@ func attr(kvs []attribute.KeyValue, key string) string {
 }
 
 func itoa(n int) string { return attribute.IntValue(n).Emit() }
+
+// TestRunRedeliver: an order the queue delivers twice is processed once
+// but linked twice, as applications do; the second link is what spanlinks
+// drops as a duplicate.
+func TestRunRedeliver(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	sc := Scenario{Waves: []int{3}, Interval: time.Millisecond, OrderPrefix: "r-", Redeliver: 2}
+	batches, err := Run(context.Background(), tp, sc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(batches) != 1 || batches[0].Messages != 4 || strings.Join(batches[0].Orders, ",") != "r-0001,r-0002,r-0003" {
+		t.Fatalf("batches = %+v", batches)
+	}
+	for _, s := range rec.Ended() {
+		if s.Name() != SpanProcessBatch {
+			continue
+		}
+		var ids []string
+		for _, l := range s.Links() {
+			ids = append(ids, attr(l.Attributes, AttrOrderID))
+		}
+		if got := strings.Join(ids, ","); got != "r-0001,r-0002,r-0002,r-0003" {
+			t.Errorf("links to %s", got)
+		}
+		if got := attr(s.Attributes(), AttrBatchMessageCount); got != "4" {
+			t.Errorf("%s = %s, want 4", AttrBatchMessageCount, got)
+		}
+	}
+}
