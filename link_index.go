@@ -176,8 +176,8 @@ func (ix *memoryIndex) add(target refKey, l *linkerKey, t int64) {
 	s := ix.shard(target)
 	s.mu.Lock()
 	s.expire(t, ix.window)
-	_, seq, ok := s.find(target, h)
-	for n := 0; ok && n < maxDedupeWalk; n++ {
+	slot, newest, found := s.find(target, h)
+	for seq, ok, n := newest, found, 0; ok && n < maxDedupeWalk; n++ {
 		e := s.at(seq)
 		if e.linker == l.key {
 			s.mu.Unlock()
@@ -185,7 +185,7 @@ func (ix *memoryIndex) add(target refKey, l *linkerKey, t int64) {
 		}
 		seq, ok = s.prev(e, seq)
 	}
-	e := s.push(target, h, l, t)
+	e := s.push(target, h, l, t, slot, newest, found)
 	// The cursor is taken under the shard's lock and after the shard's size
 	// grew, so that a Lookup that knows the cursor sees the entry.
 	e.cursor = ix.cursor.Add(1)
@@ -318,10 +318,19 @@ func (s *indexShard) seq(low uint32) uint64 {
 // number of its newest entry, if it has one.
 func (s *indexShard) find(target refKey, h uint64) (slot int, seq uint64, ok bool) {
 	slot, ok = s.table.find(h, func(low uint32) bool {
+		if s.stale(low) {
+			return false
+		}
 		seq = s.seq(low)
 		return s.at(seq).target == target
 	})
 	return slot, seq, ok
+}
+
+// stale reports whether the entry whose sequence number has low 32 bits low
+// is gone: its table slot is stale.
+func (s *indexShard) stale(low uint32) bool {
+	return low-uint32(s.head) >= uint32(s.n)
 }
 
 // prev returns the sequence number of the entry for the same target before
@@ -379,9 +388,10 @@ func (s *indexShard) expire(now, window int64) {
 	}
 }
 
-// push appends an entry for target, with hash h, linked by l at t, evicting
-// the oldest entry if the shard is full, and returns it.
-func (s *indexShard) push(target refKey, h uint64, l *linkerKey, t int64) *indexEntry {
+// push appends an entry for target, with hash h, linked by l at t,
+// evicting the oldest entry if the shard is full, and returns it. slot,
+// newest and found are what find returned for target.
+func (s *indexShard) push(target refKey, h uint64, l *linkerKey, t int64, slot int, newest uint64, found bool) *indexEntry {
 	if s.n == s.capacity {
 		s.pop()
 		s.evicted++
@@ -395,26 +405,26 @@ func (s *indexShard) push(target refKey, h uint64, l *linkerKey, t int64) *index
 	if l.failed {
 		e.name |= entryErr
 	}
-	slot, last, ok := s.find(target, h)
-	// A shard holding 2^32 entries would cut the chain here, not corrupt it.
-	if ok && seq-last <= math.MaxUint32 {
-		e.prev = uint32(seq - last)
-	}
-	s.table.set(slot, h, uint32(seq))
 	s.n++
 	s.size.Store(int64(s.n))
+	if found {
+		// The previous entry may just have been evicted: prev then
+		// points before head, where the chain ends. A shard holding 2^32
+		// entries would cut the chain here, not corrupt it.
+		if seq-newest <= math.MaxUint32 {
+			e.prev = uint32(seq - newest)
+		}
+		s.table.update(slot, uint32(seq))
+	} else {
+		s.table.insert(h, uint32(seq), s.stale)
+	}
 	return e
 }
 
-// pop removes the oldest entry, and its target's table slot once no entry
-// is left for it.
+// pop removes the oldest entry. Its target's table slot, if it was the
+// target's last entry, turns stale.
 func (s *indexShard) pop() {
-	e := &s.ring[s.start]
-	head := uint32(s.head)
-	if slot, ok := s.table.find(refHash(e.target, s.seed), func(low uint32) bool { return low == head }); ok {
-		s.table.remove(slot)
-	}
-	s.names.release(e.nameID())
+	s.names.release(s.ring[s.start].nameID())
 	s.start++
 	if s.start == len(s.ring) {
 		s.start = 0

@@ -293,7 +293,7 @@ func TestLinkIndexRemovesKeys(t *testing.T) {
 	if got := ix.Lookup(idxRef(1), 0, CursorEnd, idxAt(3), 8); !reflect.DeepEqual(got, Backlinks{}) {
 		t.Errorf("Lookup of evicted target = %+v, want a miss", got)
 	}
-	if n := ix.shards[0].table.n; n != 4 {
+	if n := ix.shards[0].table.liveKeys(ix.shards[0].stale); n != 4 {
 		t.Errorf("%d keys, want 4", n)
 	}
 	ix.Expire(idxAt(time.Minute + 2))
@@ -304,8 +304,9 @@ func TestLinkIndexRemovesKeys(t *testing.T) {
 func assertIndexEmpty(t *testing.T, ix *memoryIndex) {
 	t.Helper()
 	for i := range ix.shards {
-		if s := &ix.shards[i]; s.n != 0 || s.table.n != 0 || s.names.len() != 0 {
-			t.Errorf("shard %d: %d entries, %d keys and %d names left, want none", i, s.n, s.table.n, s.names.len())
+		s := &ix.shards[i]
+		if keys := s.table.liveKeys(s.stale); s.n != 0 || keys != 0 || s.names.len() != 0 {
+			t.Errorf("shard %d: %d entries, %d keys and %d names left, want none", i, s.n, keys, s.names.len())
 		}
 	}
 }
