@@ -48,10 +48,11 @@ const (
 
 // mixGen builds the input batches of one mix, deterministically.
 type mixGen struct {
-	r    *rand.Rand
-	prev []SpanRef // the spans of the previous batch: link targets
-	cur  []SpanRef
-	fill func(g *mixGen, td ptrace.Traces)
+	r      *rand.Rand
+	prev   []SpanRef // the spans of the previous batch: link targets
+	cur    []SpanRef
+	recent []SpanRef // the last telemetrygenContexts spans, for fillTelemetrygen
+	fill   func(g *mixGen, td ptrace.Traces)
 }
 
 func newMixGen(fill func(g *mixGen, td ptrace.Traces)) *mixGen {
@@ -160,6 +161,47 @@ func fillFanOut(g *mixGen, td ptrace.Traces) {
 	}
 }
 
+// telemetrygenContexts is how many recent spans telemetrygen (v0.161.0)
+// picks its links from.
+const telemetrygenContexts = 1000
+
+// fillTelemetrygen is mix (e): the load of make bench-e2e, as telemetrygen
+// makes it with --child-spans 1 --span-links 5: traces of a client span and
+// a server span, each with 5 links, with two attributes each, to spans
+// picked at random among the last 1000.
+func fillTelemetrygen(g *mixGen, td ptrace.Traces) {
+	for i := range benchBatchSpans {
+		id := g.ref()
+		name, peer := "lets-go", "telemetrygen-server"
+		if i%2 == 1 {
+			name, peer = "okey-dokey-0", "telemetrygen-client"
+		}
+		s := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().AppendEmpty()
+		s.SetTraceID(id.TraceID)
+		s.SetSpanID(id.SpanID)
+		s.SetName(name)
+		s.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
+		s.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(123 * time.Microsecond)))
+		s.Attributes().PutStr("network.peer.address", "1.2.3.4")
+		s.Attributes().PutStr("peer.service", peer)
+		for j := range 5 {
+			if len(g.recent) == 0 {
+				break
+			}
+			l := s.Links().AppendEmpty()
+			to := g.recent[g.r.IntN(len(g.recent))]
+			l.SetTraceID(to.TraceID)
+			l.SetSpanID(to.SpanID)
+			l.SetFlags(flagsSampled)
+			l.Attributes().PutStr("link.type", "random")
+			l.Attributes().PutInt("link.index", int64(j))
+		}
+		if g.recent = append(g.recent, id); len(g.recent) > telemetrygenContexts {
+			g.recent = g.recent[1:]
+		}
+	}
+}
+
 // benchMix is one input mix and the processor configuration it runs with.
 type benchMix struct {
 	name string
@@ -177,6 +219,7 @@ var benchMixes = []benchMix{
 	{name: "b-batch-1pct", fill: fillBatch, cfg: holdNone},
 	{name: "c-fan-out", fill: fillFanOut, cfg: holdNone},
 	{name: "d-held", fill: fillBatch, cfg: holdAll},
+	{name: "e-telemetrygen", fill: fillTelemetrygen, cfg: holdNone},
 }
 
 // floorRun is the floor: the least work any link processor must do.
