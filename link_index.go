@@ -178,12 +178,12 @@ func (ix *memoryIndex) add(target refKey, l *linkerKey, t int64) {
 	s.expire(t, ix.window)
 	slot, newest, found := s.find(target, h)
 	for seq, ok, n := newest, found, 0; ok && n < maxDedupeWalk; n++ {
-		e := s.at(seq)
-		if e.linker == l.key {
+		i := s.index(seq)
+		if s.ring[i].linker == l.key {
 			s.mu.Unlock()
 			return
 		}
-		seq, ok = s.prev(e, seq)
+		seq, ok = s.prev(i, seq)
 	}
 	e := s.push(target, h, l, t, slot, newest, found)
 	// The cursor is taken under the shard's lock and after the shard's size
@@ -260,23 +260,29 @@ func (ix *memoryIndex) Stats() IndexStats {
 	return st
 }
 
-// indexEntry is one (target, linker) pair, in 72 bytes and without
-// pointers, so that the garbage collector never scans a shard's ring.
+// indexEntry is one (target, linker) pair. With its entryMeta it takes 72
+// bytes, without pointers, so that the garbage collector never scans a
+// shard's ring.
 type indexEntry struct {
 	target refKey
 	linker refKey
-	at     int64  // when it was added, Unix nanoseconds
 	cursor uint64 // its place in the order of all entries of the index
-	prev   uint32 // how many entries back the previous entry for target is; 0: none
-	name   uint32 // the linker's name id in the shard's nameTable; entryErr: it ended with status Error
 }
 
-// entryErr is the bit of indexEntry.name that says the linker ended with
+// entryMeta is what expiring and evicting an entry read, apart from the
+// entry, so that they read 16 bytes per entry in order, not a random line.
+type entryMeta struct {
+	at   int64  // when the entry was added, Unix nanoseconds
+	name uint32 // the linker's name id in the shard's nameTable; entryErr: it ended with status Error
+	prev uint32 // how many entries back the previous entry for target is; 0: none
+}
+
+// entryErr is the bit of entryMeta.name that says the linker ended with
 // status Error. Name ids stay below it: a shard holds fewer entries.
 const entryErr = 1 << 31
 
-func (e *indexEntry) nameID() uint32 { return e.name &^ entryErr }
-func (e *indexEntry) err() bool      { return e.name&entryErr != 0 }
+func (m *entryMeta) nameID() uint32 { return m.name &^ entryErr }
+func (m *entryMeta) err() bool      { return m.name&entryErr != 0 }
 
 // indexShard holds the entries of the targets that hash to it in a ring, in
 // insertion order, which is expiry order since every entry lives for the same
@@ -287,6 +293,7 @@ func (e *indexEntry) err() bool      { return e.name&entryErr != 0 }
 type indexShard struct {
 	mu       sync.Mutex
 	ring     []indexEntry // grows by doubling up to capacity
+	meta     []entryMeta  // of the entry at the same index of ring
 	start    int          // ring index of the oldest entry
 	n        int          // how many entries the ring holds
 	head     uint64       // sequence number of the oldest entry
@@ -299,13 +306,14 @@ type indexShard struct {
 	evicted  uint64
 }
 
-// at returns the entry with sequence number seq, which must be held.
-func (s *indexShard) at(seq uint64) *indexEntry {
+// index returns the ring index of the entry with sequence number seq,
+// which must be held.
+func (s *indexShard) index(seq uint64) int {
 	i := s.start + int(seq-s.head)
 	if i >= len(s.ring) {
 		i -= len(s.ring)
 	}
-	return &s.ring[i]
+	return i
 }
 
 // seq returns the sequence number of a held entry from its low 32 bits:
@@ -322,7 +330,7 @@ func (s *indexShard) find(target refKey, h uint64) (slot int, seq uint64, ok boo
 			return false
 		}
 		seq = s.seq(low)
-		return s.at(seq).target == target
+		return s.ring[s.index(seq)].target == target
 	})
 	return slot, seq, ok
 }
@@ -334,31 +342,34 @@ func (s *indexShard) stale(low uint32) bool {
 }
 
 // prev returns the sequence number of the entry for the same target before
-// e, which has sequence number seq, if it is still held.
-func (s *indexShard) prev(e *indexEntry, seq uint64) (uint64, bool) {
+// the entry at ring index i, which has sequence number seq, if it is still
+// held.
+func (s *indexShard) prev(i int, seq uint64) (uint64, bool) {
+	p := uint64(s.meta[i].prev)
 	// A previous entry older than head is gone.
-	return seq - uint64(e.prev), e.prev != 0 && uint64(e.prev) <= seq-s.head
+	return seq - p, p != 0 && p <= seq-s.head
 }
 
 // backlinks counts the entries of the chain from newest that lie in
 // (from, to] and were added after oldest, and lists the first limit of them.
 func (s *indexShard) backlinks(newest uint64, from, to Cursor, oldest int64, limit int) Backlinks {
 	var b Backlinks
-	live := func(e *indexEntry) bool {
-		return e.cursor > uint64(from) && e.cursor <= uint64(to) && e.at > oldest
+	live := func(i int) bool {
+		c := s.ring[i].cursor
+		return c > uint64(from) && c <= uint64(to) && s.meta[i].at > oldest
 	}
 	for seq, ok := newest, true; ok; {
-		e := s.at(seq)
-		if e.cursor <= uint64(from) {
+		i := s.index(seq)
+		if s.ring[i].cursor <= uint64(from) {
 			break // the chain runs newest first: the rest is older still
 		}
-		if live(e) {
+		if live(i) {
 			b.Count++
-			if e.err() {
+			if s.meta[i].err() {
 				b.ErrorCount++
 			}
 		}
-		seq, ok = s.prev(e, seq)
+		seq, ok = s.prev(i, seq)
 	}
 	n := min(b.Count, max(limit, 0))
 	if n == 0 {
@@ -367,22 +378,23 @@ func (s *indexShard) backlinks(newest uint64, from, to Cursor, oldest int64, lim
 	// The chain runs newest first: the i-th live entry from the end of the
 	// walk is the i-th to arrive.
 	b.Linkers = make([]Linker, n)
-	i := b.Count
-	for seq, ok := newest, true; ok && i > 0; {
-		e := s.at(seq)
-		if live(e) {
-			if i--; i < n {
-				b.Linkers[i] = Linker{SpanRef: e.linker.ref(), Name: s.names.name(e.nameID()), Error: e.err()}
+	k := b.Count
+	for seq, ok := newest, true; ok && k > 0; {
+		i := s.index(seq)
+		if live(i) {
+			if k--; k < n {
+				m := &s.meta[i]
+				b.Linkers[k] = Linker{SpanRef: s.ring[i].linker.ref(), Name: s.names.name(m.nameID()), Error: m.err()}
 			}
 		}
-		seq, ok = s.prev(e, seq)
+		seq, ok = s.prev(i, seq)
 	}
 	return b
 }
 
 // expire pops the entries added window or more before now.
 func (s *indexShard) expire(now, window int64) {
-	for s.n > 0 && now-s.ring[s.start].at >= window {
+	for s.n > 0 && now-s.meta[s.start].at >= window {
 		s.pop()
 		s.expired++
 	}
@@ -400,10 +412,13 @@ func (s *indexShard) push(target refKey, h uint64, l *linkerKey, t int64, slot i
 		s.grow()
 	}
 	seq := s.head + uint64(s.n)
-	e := s.at(seq)
-	*e = indexEntry{target: target, linker: l.key, at: t, name: s.names.intern(l.name)}
+	i := s.index(seq)
+	e := &s.ring[i]
+	*e = indexEntry{target: target, linker: l.key}
+	m := &s.meta[i]
+	*m = entryMeta{at: t, name: s.names.intern(l.name)}
 	if l.failed {
-		e.name |= entryErr
+		m.name |= entryErr
 	}
 	s.n++
 	s.size.Store(int64(s.n))
@@ -412,7 +427,7 @@ func (s *indexShard) push(target refKey, h uint64, l *linkerKey, t int64, slot i
 		// points before head, where the chain ends. A shard holding 2^32
 		// entries would cut the chain here, not corrupt it.
 		if seq-newest <= math.MaxUint32 {
-			e.prev = uint32(seq - newest)
+			m.prev = uint32(seq - newest)
 		}
 		s.table.update(slot, uint32(seq))
 	} else {
@@ -424,7 +439,7 @@ func (s *indexShard) push(target refKey, h uint64, l *linkerKey, t int64, slot i
 // pop removes the oldest entry. Its target's table slot, if it was the
 // target's last entry, turns stale.
 func (s *indexShard) pop() {
-	s.names.release(s.ring[s.start].nameID())
+	s.names.release(s.meta[s.start].nameID())
 	s.start++
 	if s.start == len(s.ring) {
 		s.start = 0
@@ -436,8 +451,11 @@ func (s *indexShard) pop() {
 
 // grow doubles the ring, up to capacity, keeping the entries in order.
 func (s *indexShard) grow() {
-	r := make([]indexEntry, min(max(2*len(s.ring), indexMinRing), s.capacity))
+	n := min(max(2*len(s.ring), indexMinRing), s.capacity)
+	r, m := make([]indexEntry, n), make([]entryMeta, n)
 	k := copy(r, s.ring[s.start:])
 	copy(r[k:], s.ring[:s.start])
-	s.ring, s.start = r, 0
+	copy(m, s.meta[s.start:])
+	copy(m[k:], s.meta[:s.start])
+	s.ring, s.meta, s.start = r, m, 0
 }
