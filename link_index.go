@@ -119,6 +119,7 @@ func newShardedIndex(window time.Duration, maxEntries, n int) *memoryIndex {
 			c++
 		}
 		ix.shards[i] = indexShard{capacity: c, seed: ix.seed}
+		ix.shards[i].empty.Store(true)
 	}
 	return ix
 }
@@ -185,10 +186,7 @@ func (ix *memoryIndex) add(target refKey, l *linkerKey, t int64) {
 		}
 		seq, ok = s.prev(i, seq)
 	}
-	e := s.push(target, h, l, t, slot, newest, found)
-	// The cursor is taken under the shard's lock and after the shard's size
-	// grew, so that a Lookup that knows the cursor sees the entry.
-	e.cursor = ix.cursor.Add(1)
+	s.push(target, h, l, t, slot, newest, found, &ix.cursor)
 	s.mu.Unlock()
 }
 
@@ -209,7 +207,7 @@ func (ix *memoryIndex) Lookup(target SpanRef, from, to Cursor, now time.Time, li
 // lookup is Lookup with a key, at t in Unix nanoseconds.
 func (ix *memoryIndex) lookup(target refKey, from, to Cursor, t int64, limit int) Backlinks {
 	s := ix.shard(target)
-	if s.size.Load() == 0 {
+	if s.empty.Load() {
 		return Backlinks{}
 	}
 	h := refHash(target, ix.seed)
@@ -288,7 +286,7 @@ func (m *entryMeta) err() bool      { return m.name&entryErr != 0 }
 // insertion order, which is expiry order since every entry lives for the same
 // window. Each entry has a sequence number, one more than the entry before it;
 // the entries for one target form a chain, newest to oldest, through prev,
-// and the table maps each target to its newest entry. All fields but size
+// and the table maps each target to its newest entry. All fields but empty
 // are guarded by mu.
 type indexShard struct {
 	mu       sync.Mutex
@@ -299,9 +297,9 @@ type indexShard struct {
 	head     uint64       // sequence number of the oldest entry
 	table    refTable     // target -> sequence number of its newest entry
 	names    nameTable
-	size     atomic.Int64 // n, also read without mu
-	seed     uint64       // of the table's hash
-	capacity int          // most entries the shard holds
+	empty    atomic.Bool // n == 0, also read without mu; written only when that changes
+	seed     uint64      // of the table's hash
+	capacity int         // most entries the shard holds
 	expired  uint64
 	evicted  uint64
 }
@@ -401,9 +399,9 @@ func (s *indexShard) expire(now, window int64) {
 }
 
 // push appends an entry for target, with hash h, linked by l at t,
-// evicting the oldest entry if the shard is full, and returns it. slot,
-// newest and found are what find returned for target.
-func (s *indexShard) push(target refKey, h uint64, l *linkerKey, t int64, slot int, newest uint64, found bool) *indexEntry {
+// evicting the oldest entry if the shard is full, and gives it the next
+// cursor. slot, newest and found are what find returned for target.
+func (s *indexShard) push(target refKey, h uint64, l *linkerKey, t int64, slot int, newest uint64, found bool, cursor *atomic.Uint64) {
 	if s.n == s.capacity {
 		s.pop()
 		s.evicted++
@@ -411,17 +409,24 @@ func (s *indexShard) push(target refKey, h uint64, l *linkerKey, t int64, slot i
 	if s.n == len(s.ring) {
 		s.grow()
 	}
+	if s.n == 0 {
+		s.empty.Store(false)
+	}
+	// The cursor is taken under the shard's lock and after the shard is
+	// marked not empty, so that a Lookup that knows the cursor sees the
+	// entry. It is taken before the entry is written: its atomic add then
+	// waits for no write to a line not in cache.
+	c := cursor.Add(1)
 	seq := s.head + uint64(s.n)
 	i := s.index(seq)
 	e := &s.ring[i]
-	*e = indexEntry{target: target, linker: l.key}
+	*e = indexEntry{target: target, linker: l.key, cursor: c}
 	m := &s.meta[i]
 	*m = entryMeta{at: t, name: s.names.intern(l.name)}
 	if l.failed {
 		m.name |= entryErr
 	}
 	s.n++
-	s.size.Store(int64(s.n))
 	if found {
 		// The previous entry may just have been evicted: prev then
 		// points before head, where the chain ends. A shard holding 2^32
@@ -433,7 +438,6 @@ func (s *indexShard) push(target refKey, h uint64, l *linkerKey, t int64, slot i
 	} else {
 		s.table.insert(h, uint32(seq), s.stale)
 	}
-	return e
 }
 
 // pop removes the oldest entry. Its target's table slot, if it was the
@@ -445,8 +449,9 @@ func (s *indexShard) pop() {
 		s.start = 0
 	}
 	s.head++
-	s.n--
-	s.size.Store(int64(s.n))
+	if s.n--; s.n == 0 {
+		s.empty.Store(true)
+	}
 }
 
 // grow doubles the ring, up to capacity, keeping the entries in order.
