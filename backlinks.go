@@ -18,11 +18,8 @@ func indexLinks(idx LinkIndex, span ptrace.Span, now time.Time) {
 	}
 	if ix, ok := idx.(*memoryIndex); ok {
 		// The in-memory index takes the IDs as words, straight from pdata.
-		from := linkerKey{
-			key:    keyOf(span.TraceID(), span.SpanID()),
-			name:   span.Name(),
-			failed: span.Status().Code() == ptrace.StatusCodeError,
-		}
+		from := newLinkerKey(keyOf(span.TraceID(), span.SpanID()), span.Name(),
+			span.Status().Code() == ptrace.StatusCodeError)
 		t := now.UnixNano()
 		for i := 0; i < links.Len(); i++ {
 			l := links.At(i)

@@ -3,8 +3,10 @@ package spanlinksprocessor
 // refTable maps the targets of one index shard to the sequence number of
 // their newest entry. It is an open-addressing hash table with linear
 // probing that holds no pointers: the garbage collector never scans it. A
-// slot is 8 bytes: the key's tag (the top 32 bits of its hash, never zero)
-// and the low 32 bits of the sequence number; zero is an empty slot. The
+// slot is 12 bytes: the key's tag (the top 32 bits of its hash, never zero;
+// zero is an empty slot), the low 32 bits of the sequence number, and a
+// 32-bit Bloom filter of the linkers of the key's entries, which tells most
+// new linkers from ones already held without walking the entries. The
 // table holds no keys: the caller tells, from a slot's sequence number,
 // whether its entry is still held (live) and whether it is the key looked
 // for.
@@ -15,7 +17,7 @@ package spanlinksprocessor
 // in order, when the table is 3/4 full, and at least every 2^30 writes, well
 // before a stale sequence number could wrap around into the live ones.
 type refTable struct {
-	slots  []uint64
+	slots  []tableSlot
 	shift  uint // 64 - log2(len(slots)): a tag's top bits pick its home slot
 	used   int  // slots holding a key, live or stale
 	writes int  // inserts and updates since the last sweep
@@ -27,6 +29,20 @@ const (
 	// refTableMaxWrites bounds the writes between two sweeps.
 	refTableMaxWrites = 1 << 30
 )
+
+// tableSlot is one slot of a refTable.
+type tableSlot struct {
+	tag   uint32 // top 32 bits of the key's hash, never zero; zero: empty
+	seq   uint32 // low 32 bits of the sequence number of the key's newest entry
+	bloom uint32 // linkerBits of the linkers of the key's entries, or'd
+}
+
+// linkerBits returns the two bits that stand for linker k in a slot's
+// Bloom filter.
+func linkerBits(k refKey) uint32 {
+	h := (k.t0 ^ k.t1 ^ k.s) * 0x9e3779b97f4a7c15
+	return 1<<(h>>59) | 1<<(h>>54&31)
+}
 
 // tableTag is the tag of hash h: never zero, so that zero marks an empty slot.
 func tableTag(h uint64) uint32 { return uint32(h>>32) | 1 }
@@ -47,26 +63,34 @@ func (t *refTable) find(h uint64, same func(seq uint32) bool) (int, bool) {
 	}
 	tag := tableTag(h)
 	for i := t.home(tag); ; i = t.next(i) {
-		s := t.slots[i]
-		if s == 0 {
+		s := &t.slots[i]
+		if s.tag == 0 {
 			return 0, false
 		}
-		if uint32(s>>32) == tag && same(uint32(s)) {
+		if s.tag == tag && same(s.seq) {
 			return i, true
 		}
 	}
 }
 
-// update stores seq in slot i, found by find.
-func (t *refTable) update(i int, seq uint32) {
-	t.slots[i] = t.slots[i]&^0xffff_ffff | uint64(seq)
+// mayHold reports whether slot i may have an entry linked by a linker with
+// linkerBits bits: false means surely not.
+func (t *refTable) mayHold(i int, bits uint32) bool {
+	return t.slots[i].bloom&bits == bits
+}
+
+// update stores seq, linked by a linker with linkerBits bits, in slot i,
+// found by find.
+func (t *refTable) update(i int, seq, bits uint32) {
+	t.slots[i].seq = seq
+	t.slots[i].bloom |= bits
 	t.writes++
 }
 
-// insert stores seq for a key with hash h that find did not find, in the
-// first empty or stale slot from its home. It sweeps or grows the table
-// first when it is too full.
-func (t *refTable) insert(h uint64, seq uint32, stale func(seq uint32) bool) {
+// insert stores seq, linked by a linker with linkerBits bits, for a key
+// with hash h that find did not find, in the first empty or stale slot from
+// its home. It sweeps or grows the table first when it is too full.
+func (t *refTable) insert(h uint64, seq, bits uint32, stale func(seq uint32) bool) {
 	if 4*(t.used+1) > 3*len(t.slots) || t.writes >= refTableMaxWrites {
 		t.sweep(stale)
 		if 2*(t.used+1) > len(t.slots) {
@@ -75,19 +99,19 @@ func (t *refTable) insert(h uint64, seq uint32, stale func(seq uint32) bool) {
 	}
 	tag := tableTag(h)
 	i := t.home(tag)
-	for ; t.slots[i] != 0 && !stale(uint32(t.slots[i])); i = t.next(i) {
+	for ; t.slots[i].tag != 0 && !stale(t.slots[i].seq); i = t.next(i) {
 	}
-	if t.slots[i] == 0 {
+	if t.slots[i].tag == 0 {
 		t.used++
 	}
-	t.slots[i] = uint64(tag)<<32 | uint64(seq)
+	t.slots[i] = tableSlot{tag: tag, seq: seq, bloom: bits}
 	t.writes++
 }
 
 // sweep removes the stale slots.
 func (t *refTable) sweep(stale func(seq uint32) bool) {
 	for i := range t.slots {
-		for t.slots[i] != 0 && stale(uint32(t.slots[i])) {
+		for t.slots[i].tag != 0 && stale(t.slots[i].seq) {
 			t.remove(i)
 		}
 	}
@@ -98,14 +122,14 @@ func (t *refTable) sweep(stale func(seq uint32) bool) {
 // would otherwise no longer reach.
 func (t *refTable) remove(i int) {
 	mask := len(t.slots) - 1
-	for j := t.next(i); t.slots[j] != 0; j = t.next(j) {
+	for j := t.next(i); t.slots[j].tag != 0; j = t.next(j) {
 		// Move slot j into the hole at i unless its home lies in (i, j].
-		if (j-t.home(uint32(t.slots[j]>>32)))&mask >= (j-i)&mask {
+		if (j-t.home(t.slots[j].tag))&mask >= (j-i)&mask {
 			t.slots[i] = t.slots[j]
 			i = j
 		}
 	}
-	t.slots[i] = 0
+	t.slots[i] = tableSlot{}
 	t.used--
 }
 
@@ -114,15 +138,15 @@ func (t *refTable) remove(i int) {
 func (t *refTable) grow(stale func(seq uint32) bool) {
 	old := t.slots
 	size := max(2*len(old), refTableMinSlots)
-	t.slots = make([]uint64, size)
+	t.slots = make([]tableSlot, size)
 	t.shift = uint(64 - log2(size))
 	t.used = 0
 	for _, s := range old {
-		if s == 0 || stale(uint32(s)) {
+		if s.tag == 0 || stale(s.seq) {
 			continue
 		}
-		i := t.home(uint32(s >> 32))
-		for t.slots[i] != 0 {
+		i := t.home(s.tag)
+		for t.slots[i].tag != 0 {
 			i = t.next(i)
 		}
 		t.slots[i] = s

@@ -9,7 +9,7 @@ import (
 func (t *refTable) liveKeys(stale func(seq uint32) bool) int {
 	n := 0
 	for _, s := range t.slots {
-		if s != 0 && !stale(uint32(s)) {
+		if s.tag != 0 && !stale(s.seq) {
 			n++
 		}
 	}
@@ -50,11 +50,11 @@ func TestRefTableMatchesMap(t *testing.T) {
 			delete(model, h)
 		case found:
 			delete(live, model[h])
-			tab.update(i, next)
+			tab.update(i, next, 1)
 			model[h], live[next] = next, true
 			next++
 		default:
-			tab.insert(h, next, stale)
+			tab.insert(h, next, 1, stale)
 			model[h], live[next] = next, true
 			next++
 		}
@@ -84,14 +84,39 @@ func TestRefTableSweepsEveryMaxWrites(t *testing.T) {
 	var tab refTable
 	live := map[uint32]bool{1: true, 2: true}
 	stale := func(v uint32) bool { return !live[v] }
-	tab.insert(1<<32, 1, stale)
-	tab.insert(2<<32, 2, stale)
+	tab.insert(1<<32, 1, 1, stale)
+	tab.insert(2<<32, 2, 1, stale)
 	delete(live, 2) // slot 2 turns stale
 	tab.writes = refTableMaxWrites
 	live[3] = true
-	tab.insert(3<<32, 3, stale)
+	tab.insert(3<<32, 3, 1, stale)
 	if tab.used != 2 || tab.writes != 1 {
 		t.Errorf("after the forced sweep: %d slots used, %d writes; want 2 and 1", tab.used, tab.writes)
+	}
+}
+
+// TestRefTableBloom checks that a slot's filter holds every linker added to
+// it, and is reset when a stale slot is reused.
+func TestRefTableBloom(t *testing.T) {
+	var tab refTable
+	live := map[uint32]bool{1: true}
+	stale := func(v uint32) bool { return !live[v] }
+	a, b := linkerBits(idxKey(1)), linkerBits(idxKey(2))
+	tab.insert(5<<32, 1, a, stale)
+	i, ok := tab.find(5<<32, func(seq uint32) bool { return live[seq] })
+	if !ok || !tab.mayHold(i, a) {
+		t.Fatal("inserted linker not in the filter")
+	}
+	live[2] = true
+	tab.update(i, 2, b)
+	if !tab.mayHold(i, a) || !tab.mayHold(i, b) {
+		t.Fatal("a linker left the filter on update")
+	}
+	live = map[uint32]bool{3: true} // the slot turns stale and is reused
+	c := linkerBits(idxKey(3))
+	tab.insert(5<<32, 3, c, stale)
+	if i, _ := tab.find(5<<32, func(seq uint32) bool { return live[seq] }); !tab.mayHold(i, c) || tab.slots[i].bloom != c {
+		t.Errorf("reused slot's filter %b, want only %b", tab.slots[i].bloom, c)
 	}
 }
 

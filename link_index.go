@@ -152,8 +152,15 @@ func (k refKey) ref() SpanRef {
 // linkerKey is a Linker as the index adds it.
 type linkerKey struct {
 	key    refKey
+	bits   uint32 // linkerBits(key)
 	name   string
 	failed bool
+}
+
+// newLinkerKey returns the linkerKey of the span with IDs key and name
+// name, which ended with status Error if failed.
+func newLinkerKey(key refKey, name string, failed bool) linkerKey {
+	return linkerKey{key: key, bits: linkerBits(key), name: name, failed: failed}
 }
 
 // shard returns the shard that holds target. The shard depends on the
@@ -167,7 +174,7 @@ func (ix *memoryIndex) shard(target refKey) *indexShard {
 // Add records that l links to target, seen at now. A linker already held for
 // target is not added again.
 func (ix *memoryIndex) Add(target SpanRef, l Linker, now time.Time) {
-	from := linkerKey{key: keyOf(l.TraceID, l.SpanID), name: l.Name, failed: l.Error}
+	from := newLinkerKey(keyOf(l.TraceID, l.SpanID), l.Name, l.Error)
 	ix.add(keyOf(target.TraceID, target.SpanID), &from, now.UnixNano())
 }
 
@@ -178,7 +185,9 @@ func (ix *memoryIndex) add(target refKey, l *linkerKey, t int64) {
 	s.mu.Lock()
 	s.expire(t, ix.window)
 	slot, newest, found := s.find(target, h)
-	for seq, ok, n := newest, found, 0; ok && n < maxDedupeWalk; n++ {
+	// The slot's Bloom filter tells most new linkers without a walk.
+	walk := found && s.table.mayHold(slot, l.bits)
+	for seq, ok, n := newest, walk, 0; ok && n < maxDedupeWalk; n++ {
 		i := s.index(seq)
 		if s.ring[i].linker == l.key {
 			s.mu.Unlock()
@@ -434,9 +443,9 @@ func (s *indexShard) push(target refKey, h uint64, l *linkerKey, t int64, slot i
 		if seq-newest <= math.MaxUint32 {
 			m.prev = uint32(seq - newest)
 		}
-		s.table.update(slot, uint32(seq))
+		s.table.update(slot, uint32(seq), l.bits)
 	} else {
-		s.table.insert(h, uint32(seq), s.stale)
+		s.table.insert(h, uint32(seq), l.bits, s.stale)
 	}
 }
 
