@@ -2,7 +2,8 @@
 #
 #   make build   install ocb into .tools/bin (once), build dist/otelcol-spanlinks
 #   make test    go vet, gofmt check, go test -race
-#   make bench   run the benchmarks
+#   make bench   run the benchmarks, print cost per span against the floor
+#   make bench-e2e  CPU per 100k spans of the collector with and without spanlinks
 #   make run     build if needed, run the collector with examples/config.yaml
 #                and the order demo against it, show the result, stop both
 #   make run-collector  only the collector with examples/config.yaml (Ctrl-C)
@@ -43,7 +44,7 @@ E2E_DIR    := e2e
 GO_FILES     := $(shell find . \( -path ./dist -o -path ./.tools -o -path ./.git \) -prune -o -type f -name '*.go' -print)
 GO_SRC_FILES := $(filter-out %_test.go ./$(DEMO_DIR)/% ./$(E2E_DIR)/%,$(GO_FILES))
 
-.PHONY: build test vet fmt fmt-check bench run run-collector demo e2e clean distclean help tools
+.PHONY: build test vet fmt fmt-check bench bench-e2e run run-collector demo e2e clean distclean help tools
 
 build: $(DIST_BIN) ## build dist/otelcol-spanlinks with ocb
 
@@ -87,8 +88,22 @@ fmt-check: ## fail listing the files gofmt would change
 fmt: ## gofmt -w the Go files
 	$(if $(GO_FILES),gofmt -w $(GO_FILES))
 
-bench: ## run the benchmarks
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# make bench runs every benchmark once, the mixes BENCH_COUNT times (each
+# BENCH_MIX_TIME batches of 500 spans: they build their input outside the
+# timer, so a time-based -benchtime would spend minutes building input for
+# the cheap floors), then prints the mixes per span, their ratios to the
+# floor and the targets (medians over the counts). See BENCHMARKS.md.
+BENCH_COUNT    ?= 3
+BENCH_MIX_TIME ?= 1000x
+
+bench: ## run the benchmarks; print each mix per span, its ratio to the floor, and the targets
+	@out=$$(mktemp); trap 'rm -f "$$out"' EXIT; \
+	$(GO) test -run '^$$' -bench . -skip '^BenchmarkMix$$' -benchmem ./... | tee "$$out"; \
+	$(GO) test -run '^$$' -bench '^BenchmarkMix$$' -benchtime $(BENCH_MIX_TIME) -count $(BENCH_COUNT) -benchmem . | tee -a "$$out"; \
+	awk -f bench/table.awk "$$out"
+
+bench-e2e: $(DIST_BIN) $(TELEMETRYGEN) ## CPU per 100k spans of the collector with and without spanlinks (bench/e2e.sh)
+	bench/e2e.sh $(DIST_BIN) $(TELEMETRYGEN)
 
 demo: $(DEMO_BIN) $(WATCH_BIN) ## build the order demo and spanlinks-watch into dist/
 

@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# bench/e2e.sh: the CPU the built collector spends per 100k spans, with and
+# without spanlinks in its pipeline, under the same telemetrygen load with
+# span links. Run by `make bench-e2e`.
+#
+#   bench/e2e.sh OTELCOL_BIN TELEMETRYGEN_BIN
+#
+# Environment: TRACES (per worker and phase, default 50000), WORKERS (2),
+# RATE (spans per second per worker, default 20000; telemetrygen reaches
+# about 4000; 0: unthrottled, but then the telemetrygen SDK drops spans),
+# LINKS (span links per span, 5), REPEAT (rounds, 3), PIPELINES (default
+# "none hold-none hold-all"). Each round runs the pipelines in turn:
+#
+#   none       otlp -> debug
+#   hold-none  otlp -> spanlinks (hold: none) -> debug
+#   hold-all   otlp -> spanlinks (hold: all, the default) -> debug
+#
+# The collector listens on free loopback ports only. Each run has two
+# phases of the same load: a warm-up, which fills the link index (200k spans
+# with 5 links each fill its 1M entries) and the hold as a collector that
+# has run for a while has them, then the measured phase. CPU is utime+stime of the collector process, from /proc/<pid>/stat,
+# over the measured phase: from just before telemetrygen starts until every
+# span received is either exported or held (held spans leave as later ones
+# push them out, as in a steady state). The table gives the median over the
+# rounds.
+set -euo pipefail
+
+otelcol=${1:?usage: bench/e2e.sh OTELCOL_BIN TELEMETRYGEN_BIN}
+telemetrygen=${2:?usage: bench/e2e.sh OTELCOL_BIN TELEMETRYGEN_BIN}
+traces=${TRACES:-50000}
+workers=${WORKERS:-2}
+rate=${RATE:-20000}
+links=${LINKS:-5}
+repeat=${REPEAT:-3}
+pipelines=${PIPELINES:-none hold-none hold-all}
+
+work=$(mktemp -d)
+collector_pid=
+load_pid=
+cleanup() {
+	for pid in $load_pid $collector_pid; do
+		if kill -0 "$pid" 2>/dev/null; then
+			kill "$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
+		fi
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+# A copy, so that a `make build` running meanwhile cannot swap the binary.
+cp "$otelcol" "$work/otelcol"
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# config NAME OTLP_PORT METRICS_PORT: the collector config of pipeline NAME.
+config() {
+	local processors spanlinks=""
+	case $1 in
+	none) processors="[]" ;;
+	hold-none)
+		processors="[spanlinks]"
+		spanlinks=$'  spanlinks:\n    backlinks:\n      hold: none'
+		;;
+	hold-all)
+		processors="[spanlinks]"
+		spanlinks=$'  spanlinks:\n    backlinks:\n      hold: all'
+		;;
+	*)
+		echo "unknown pipeline $1" >&2
+		return 1
+		;;
+	esac
+	cat <<YAML
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:$2
+processors:
+$spanlinks
+exporters:
+  debug:
+    verbosity: basic
+    sampling_initial: 1
+    sampling_thereafter: 100000
+service:
+  telemetry:
+    logs:
+      level: warn
+    metrics:
+      level: normal
+      readers:
+        - pull:
+            exporter:
+              prometheus:
+                host: 127.0.0.1
+                port: $3
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: $processors
+      exporters: [debug]
+YAML
+}
+
+# cpu_ticks PID: utime+stime of PID, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# metric PORT NAME: the sum of the collector's own metric NAME (0 if absent).
+metric() {
+	curl -sf "http://127.0.0.1:$1/metrics" |
+		awk -v name="$2" '$1 ~ "^"name"(_total)?({|$)" {sum += $NF} END {printf "%d\n", sum}'
+}
+
+# wait_for SECONDS CMD...: runs CMD every 0.2s until it succeeds; fails after SECONDS.
+wait_for() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.2
+	done
+}
+
+ready() { curl -sf "http://127.0.0.1:$1/metrics" >/dev/null; }
+
+# settled PORT: every span the collector received is exported or held, and
+# no span arrived since the last call; sets accepted.
+accepted=0
+settled() {
+	local a
+	a=$(metric "$1" otelcol_receiver_accepted_spans)
+	if ((a != accepted)); then
+		accepted=$a
+		return 1
+	fi
+	(($(metric "$1" otelcol_exporter_sent_spans) + $(metric "$1" otelcol_processor_spanlinks_held_spans) >= a))
+}
+
+# load PORT: one phase of telemetrygen load, in the background so that the
+# EXIT trap can stop it.
+load() {
+	timeout 300 "$telemetrygen" traces --otlp-endpoint "127.0.0.1:$1" --otlp-insecure \
+		--traces "$traces" --workers "$workers" --rate "$rate" --child-spans 1 \
+		--span-links "$links" >>"$work/telemetrygen.log" 2>&1 &
+	load_pid=$!
+	wait "$load_pid"
+	load_pid=
+}
+
+# run NAME: one run of pipeline NAME; prints the CPU seconds, the wall
+# seconds and the spans of its measured phase, and the spans of its warm-up.
+run() {
+	local otlp metrics cfg pid t0 t1 c0 c1 a0
+	otlp=$(free_port)
+	metrics=$(free_port)
+	cfg="$work/$1.yaml"
+	config "$1" "$otlp" "$metrics" >"$cfg"
+	timeout 900 "$work/otelcol" --config "$cfg" >"$work/$1.log" 2>&1 &
+	collector_pid=$!
+	if ! wait_for 30 ready "$metrics"; then
+		echo "collector ($1) did not start:" >&2
+		cat "$work/$1.log" >&2
+		return 1
+	fi
+	pid=$(pgrep -P "$collector_pid") # the collector, under timeout
+	accepted=0
+	load "$otlp"
+	if ! wait_for 120 settled "$metrics"; then
+		echo "collector ($1) did not settle after the warm-up" >&2
+		return 1
+	fi
+	a0=$accepted
+	c0=$(cpu_ticks "$pid")
+	t0=$EPOCHREALTIME
+	load "$otlp"
+	if ! wait_for 120 settled "$metrics"; then
+		echo "collector ($1) did not settle: $accepted spans accepted, $(metric "$metrics" otelcol_exporter_sent_spans) sent" >&2
+		return 1
+	fi
+	c1=$(cpu_ticks "$pid")
+	t1=$EPOCHREALTIME
+	kill "$collector_pid"
+	wait "$collector_pid" || true
+	collector_pid=
+	awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v t0="$t0" -v t1="$t1" -v n="$((accepted - a0))" -v w="$a0" \
+		'BEGIN {printf "%.3f %.1f %d %d\n", c / hz, t1 - t0, n, w}'
+}
+
+median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+
+echo "bench-e2e: per run, a warm-up then a measured phase, each of $workers telemetrygen workers x $traces traces of 2 spans with $links links each, at most $rate spans/s per worker (0: unthrottled); $repeat rounds"
+echo "collector: $otelcol; machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+declare -A per
+for round in $(seq "$repeat"); do
+	for name in $pipelines; do
+		# Not in $(...): the EXIT trap must see the collector's pid.
+		run "$name" >"$work/run.out"
+		read -r c wall n w <"$work/run.out"
+		p=$(awk -v c="$c" -v n="$n" 'BEGIN {printf "%.3f", c * 100000 / n}')
+		per[$name]+="$p "
+		printf 'round %d  %-9s  warm-up %7d spans, measured %7d spans: cpu %7.3f s  wall %5.1f s  cpu/100k spans %s s\n' \
+			"$round" "$name" "$w" "$n" "$c" "$wall" "$p"
+	done
+done
+
+per100k() { tr ' ' '\n' <<<"${per[$1]:-}" | grep . | median; }
+none=$(per100k none)
+echo
+echo "pipeline                                 CPU s per 100k spans (median)  ratio to no spanlinks"
+for name in $pipelines; do
+	case $name in
+	none) label="otlp -> debug" ;;
+	hold-none) label="otlp -> spanlinks (hold: none) -> debug" ;;
+	hold-all) label="otlp -> spanlinks (hold: all) -> debug" ;;
+	esac
+	v=$(per100k "$name")
+	printf '%-40s %-30s %s\n' "$label" "$v" "$(awk -v a="$v" -v b="${none:-0}" 'BEGIN {if (b > 0) printf "%.2fx", a / b; else print "-"}')"
+done
