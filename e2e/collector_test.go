@@ -241,28 +241,47 @@ func (c *collector) stop(t *testing.T) {
 // metric returns the value of the sample name (without labels) on the
 // collector's metrics endpoint, and whether there is one.
 func (c *collector) metric(name string) (float64, bool) {
-	client := &http.Client{Timeout: 2 * time.Second}
-	resp, err := client.Get(c.metricsURL)
+	samples, err := c.samples()
 	if err != nil {
 		return 0, false
 	}
+	for _, s := range samples {
+		if s.name == name {
+			return s.value, true
+		}
+	}
+	return 0, false
+}
+
+// sample is one line of the Prometheus text format.
+type sample struct {
+	name, labels string
+	value        float64
+}
+
+// samples reads the collector's metrics endpoint.
+func (c *collector) samples() ([]sample, error) {
+	client := &http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get(c.metricsURL)
+	if err != nil {
+		return nil, err
+	}
 	defer resp.Body.Close()
+	var out []sample
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
 		key, value, ok := strings.Cut(line, " ")
-		if !ok {
+		if !ok || strings.HasPrefix(line, "#") {
 			continue
 		}
-		if key, _, _ = strings.Cut(key, "{"); key != name {
-			continue
-		}
+		name, labels, _ := strings.Cut(key, "{")
 		if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
-			return v, true
+			out = append(out, sample{name: name, labels: labels, value: v})
 		}
 	}
-	return 0, false
+	return out, sc.Err()
 }
 
 // sink is an OTLP/HTTP traces receiver: what the collector exports.

@@ -1,12 +1,8 @@
 package e2e
 
 import (
-	"bufio"
-	"net/http"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -17,27 +13,14 @@ import (
 // empty), e.g. metricSum("..._released_spans", `reason="window"`).
 func (c *collector) metricSum(t *testing.T, name, label string) float64 {
 	t.Helper()
-	client := &http.Client{Timeout: 2 * time.Second}
-	resp, err := client.Get(c.metricsURL)
+	samples, err := c.samples()
 	if err != nil {
 		t.Fatalf("reading the collector's metrics: %v", err)
 	}
-	defer resp.Body.Close()
 	var sum float64
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		key, value, ok := strings.Cut(line, " ")
-		if !ok || strings.HasPrefix(line, "#") {
-			continue
-		}
-		metric, labels, _ := strings.Cut(key, "{")
-		if metric != name || (label != "" && !strings.Contains(labels, label)) {
-			continue
-		}
-		if v, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
-			sum += v
+	for _, s := range samples {
+		if s.name == name && strings.Contains(s.labels, label) {
+			sum += s.value
 		}
 	}
 	return sum
