@@ -17,10 +17,11 @@ package spanlinksprocessor
 // in order, when the table is 3/4 full, and at least every 2^30 writes, well
 // before a stale sequence number could wrap around into the live ones.
 type refTable struct {
-	slots  []tableSlot
-	shift  uint // 64 - log2(len(slots)): a tag's top bits pick its home slot
-	used   int  // slots holding a key, live or stale
-	writes int  // inserts and updates since the last sweep
+	slots   []tableSlot
+	shift   uint   // 64 - log2(len(slots)): a tag's top bits pick its home slot
+	used    int    // slots holding a key, live or stale
+	writes  int    // inserts and updates since the last sweep
+	touched uint32 // what touch read, kept so that it is read
 }
 
 const (
@@ -162,4 +163,17 @@ func log2(n int) int {
 		k++
 	}
 	return k
+}
+
+// touch reads the home slot of each link's target, so that the misses of
+// reading them overlap; the adds that follow find them in cache.
+func (t *refTable) touch(links []pendingLink) {
+	if len(t.slots) == 0 {
+		return
+	}
+	var sum uint32
+	for i := range links {
+		sum += t.slots[t.home(tableTag(links[i].hash))].tag
+	}
+	t.touched = sum
 }

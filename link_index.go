@@ -163,12 +163,17 @@ func newLinkerKey(key refKey, name string, failed bool) linkerKey {
 	return linkerKey{key: key, bits: linkerBits(key), name: name, failed: failed}
 }
 
-// shard returns the shard that holds target. The shard depends on the
-// target alone, so that which entries a full index evicts is the same on
-// every run.
+// shard returns the shard that holds target.
 func (ix *memoryIndex) shard(target refKey) *indexShard {
+	return &ix.shards[ix.shardOf(target)]
+}
+
+// shardOf returns the index of the shard that holds target. It depends on
+// the target alone, so that which entries a full index evicts is the same
+// on every run.
+func (ix *memoryIndex) shardOf(target refKey) int {
 	h := target.t0 ^ target.t1 ^ target.s
-	return &ix.shards[(h*0x9e3779b97f4a7c15)>>ix.shift] // Fibonacci hashing
+	return int((h * 0x9e3779b97f4a7c15) >> ix.shift) // Fibonacci hashing
 }
 
 // Add records that l links to target, seen at now. A linker already held for
@@ -180,23 +185,27 @@ func (ix *memoryIndex) Add(target SpanRef, l Linker, now time.Time) {
 
 // add is Add with keys, at t in Unix nanoseconds.
 func (ix *memoryIndex) add(target refKey, l *linkerKey, t int64) {
-	h := refHash(target, ix.seed)
 	s := ix.shard(target)
 	s.mu.Lock()
 	s.expire(t, ix.window)
+	s.add(target, refHash(target, ix.seed), l, t, &ix.cursor)
+	s.mu.Unlock()
+}
+
+// add adds an entry for target, with hash h, linked by l at t, unless l is
+// already held for target; s.mu must be held.
+func (s *indexShard) add(target refKey, h uint64, l *linkerKey, t int64, cursor *atomic.Uint64) {
 	slot, newest, found := s.find(target, h)
 	// The slot's Bloom filter tells most new linkers without a walk.
 	walk := found && s.table.mayHold(slot, l.bits)
 	for seq, ok, n := newest, walk, 0; ok && n < maxDedupeWalk; n++ {
 		i := s.index(seq)
 		if s.ring[i].linker == l.key {
-			s.mu.Unlock()
 			return
 		}
 		seq, ok = s.prev(i, seq)
 	}
-	s.push(target, h, l, t, slot, newest, found, &ix.cursor)
-	s.mu.Unlock()
+	s.push(target, h, l, t, slot, newest, found, cursor)
 }
 
 // Cursor returns the index's position now: every entry added from then on

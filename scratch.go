@@ -13,6 +13,7 @@ type scratch struct {
 	hashes []uint64 // the links' bottom-k hashes, in link order
 	sorted []uint64 // the same, partly sorted to find the k-th
 	keep   []bool
+	links  linkBatch // the batch's links, for the index
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
