@@ -82,6 +82,6 @@ END {
 		printf "%-50s %-20s %s\n", "target", "measured (median)", "held"
 		for (i = 1; i <= ntargets; i++)
 			print targets[i]
-		print "hold: all copies no span                       TestHoldAllCopiesNoSpan"
+		printf "%-50s %-20s %s\n", "hold: all copies no span", "TestHoldAllCopiesNoSpan", "(go test)"
 	}
 }
