@@ -9,41 +9,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
-// indexLinks records every kept, valid link of span in idx (DESIGN.md step
-// 4). Invalid links and the reverse links this processor added are skipped.
-func indexLinks(idx LinkIndex, span ptrace.Span, now time.Time) {
-	links := span.Links()
-	if links.Len() == 0 {
-		return
-	}
-	if ix, ok := idx.(*memoryIndex); ok {
-		// The in-memory index takes the IDs as words, straight from pdata.
-		from := newLinkerKey(keyOf(span.TraceID(), span.SpanID()), span.Name(),
-			span.Status().Code() == ptrace.StatusCodeError)
-		t := now.UnixNano()
-		for i := 0; i < links.Len(); i++ {
-			l := links.At(i)
-			if to := keyOf(l.TraceID(), l.SpanID()); to.valid() && !isBacklink(l) {
-				ix.add(to, &from, t)
-			}
-		}
-		return
-	}
-	from := Linker{
-		SpanRef: SpanRef{TraceID: span.TraceID(), SpanID: span.SpanID()},
-		Name:    span.Name(),
-		Error:   span.Status().Code() == ptrace.StatusCodeError,
-	}
-	for i := 0; i < links.Len(); i++ {
-		l := links.At(i)
-		to := SpanRef{TraceID: l.TraceID(), SpanID: l.SpanID()}
-		if !validRef(to) || isBacklink(l) {
-			continue
-		}
-		idx.Add(to, from, now)
-	}
-}
-
 // isBacklink reports whether l is a reverse link written by this processor.
 func isBacklink(l ptrace.SpanLink) bool {
 	attrs := l.Attributes()
@@ -55,10 +20,12 @@ func isBacklink(l ptrace.SpanLink) bool {
 }
 
 // lookupBacklinks returns what idx knows of the spans linking to span
-// whose entries lie in (from, to] (DESIGN.md step 5).
-func lookupBacklinks(idx LinkIndex, span ptrace.Span, from, to Cursor, now time.Time, max int) Backlinks {
+// whose entries lie in (from, to] (DESIGN.md step 5). The in-memory index
+// lists the linkers in buf's memory when it is large enough: they are
+// valid until the next call with the same buf.
+func lookupBacklinks(idx LinkIndex, span ptrace.Span, from, to Cursor, now time.Time, max int, buf []Linker) Backlinks {
 	if ix, ok := idx.(*memoryIndex); ok {
-		return ix.lookup(keyOf(span.TraceID(), span.SpanID()), from, to, now.UnixNano(), max)
+		return ix.lookup(keyOf(span.TraceID(), span.SpanID()), from, to, now.UnixNano(), max, buf)
 	}
 	return idx.Lookup(SpanRef{TraceID: span.TraceID(), SpanID: span.SpanID()}, from, to, now, max)
 }
@@ -72,23 +39,29 @@ func writeBacklinks(span ptrace.Span, b Backlinks, max int, emit bool) (first bo
 		return false
 	}
 	attrs := span.Attributes()
-	count, errs := int64(b.Count), int64(b.ErrorCount)
-	first = true
+	var traceIDs, spanIDs, names pcommon.Slice
 	if v, ok := attrs.Get(attrBacklinksCount); ok && v.Type() == pcommon.ValueTypeInt {
-		count += v.Int()
-		first = false
+		// An earlier call wrote backlinks: add to them.
+		v.SetInt(v.Int() + int64(b.Count))
+		errs := int64(b.ErrorCount)
+		if v, ok := attrs.Get(attrBacklinksErrorCount); ok && v.Type() == pcommon.ValueTypeInt {
+			errs += v.Int()
+		}
+		attrs.PutInt(attrBacklinksErrorCount, errs)
+		traceIDs = stringSlice(attrs, attrBacklinksTraceIDs)
+		spanIDs = stringSlice(attrs, attrBacklinksSpanIDs)
+		names = stringSlice(attrs, attrBacklinksSpanNames)
+	} else {
+		// The first backlinks: five new attributes, the map grown once.
+		first = true
+		attrs.EnsureCapacity(attrs.Len() + 5)
+		attrs.PutInt(attrBacklinksCount, int64(b.Count))
+		attrs.PutInt(attrBacklinksErrorCount, int64(b.ErrorCount))
+		traceIDs = attrs.PutEmptySlice(attrBacklinksTraceIDs)
+		spanIDs = attrs.PutEmptySlice(attrBacklinksSpanIDs)
+		names = attrs.PutEmptySlice(attrBacklinksSpanNames)
 	}
-	if first {
-		attrs.EnsureCapacity(attrs.Len() + 5) // grow the attributes once
-	} else if v, ok := attrs.Get(attrBacklinksErrorCount); ok && v.Type() == pcommon.ValueTypeInt {
-		errs += v.Int()
-	}
-	attrs.PutInt(attrBacklinksCount, count)
-	attrs.PutInt(attrBacklinksErrorCount, errs)
 
-	traceIDs := stringSlice(attrs, attrBacklinksTraceIDs)
-	spanIDs := stringSlice(attrs, attrBacklinksSpanIDs)
-	names := stringSlice(attrs, attrBacklinksSpanNames)
 	linkers := b.Linkers
 	if room := max - traceIDs.Len(); room <= 0 {
 		linkers = nil

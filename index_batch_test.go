@@ -70,3 +70,39 @@ func TestIndexBatchMatchesLinkByLink(t *testing.T) {
 
 // otherIndex is a LinkIndex that is not a *memoryIndex.
 type otherIndex struct{ LinkIndex }
+
+// indexLinks records every kept, valid link of span in idx, one link at a
+// time: the reference that linkBatch and indexBatch, which ConsumeTraces
+// uses, must agree with. Invalid links and reverse links are skipped.
+func indexLinks(idx LinkIndex, span ptrace.Span, now time.Time) {
+	links := span.Links()
+	if links.Len() == 0 {
+		return
+	}
+	if ix, ok := idx.(*memoryIndex); ok {
+		// The in-memory index takes the IDs as words, straight from pdata.
+		from := newLinkerKey(keyOf(span.TraceID(), span.SpanID()), span.Name(),
+			span.Status().Code() == ptrace.StatusCodeError)
+		t := now.UnixNano()
+		for i := 0; i < links.Len(); i++ {
+			l := links.At(i)
+			if to := keyOf(l.TraceID(), l.SpanID()); to.valid() && !isBacklink(l) {
+				ix.add(to, &from, t)
+			}
+		}
+		return
+	}
+	from := Linker{
+		SpanRef: SpanRef{TraceID: span.TraceID(), SpanID: span.SpanID()},
+		Name:    span.Name(),
+		Error:   span.Status().Code() == ptrace.StatusCodeError,
+	}
+	for i := 0; i < links.Len(); i++ {
+		l := links.At(i)
+		to := SpanRef{TraceID: l.TraceID(), SpanID: l.SpanID()}
+		if !validRef(to) || isBacklink(l) {
+			continue
+		}
+		idx.Add(to, from, now)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/bits"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -219,11 +220,12 @@ func (ix *memoryIndex) Cursor() Cursor {
 // limit <= 0). It walks the entries for target, under its shard's lock; an
 // empty shard answers without locking. A miss does not allocate.
 func (ix *memoryIndex) Lookup(target SpanRef, from, to Cursor, now time.Time, limit int) Backlinks {
-	return ix.lookup(keyOf(target.TraceID, target.SpanID), from, to, now.UnixNano(), limit)
+	return ix.lookup(keyOf(target.TraceID, target.SpanID), from, to, now.UnixNano(), limit, nil)
 }
 
-// lookup is Lookup with a key, at t in Unix nanoseconds.
-func (ix *memoryIndex) lookup(target refKey, from, to Cursor, t int64, limit int) Backlinks {
+// lookup is Lookup with a key, at t in Unix nanoseconds. The linkers are
+// written into buf's memory when it is large enough.
+func (ix *memoryIndex) lookup(target refKey, from, to Cursor, t int64, limit int, buf []Linker) Backlinks {
 	s := ix.shard(target)
 	if s.empty.Load() {
 		return Backlinks{}
@@ -233,7 +235,7 @@ func (ix *memoryIndex) lookup(target refKey, from, to Cursor, t int64, limit int
 	s.expire(t, ix.window)
 	var b Backlinks
 	if _, newest, ok := s.find(target, h); ok {
-		b = s.backlinks(newest, from, to, t-ix.window, limit)
+		b = s.backlinks(newest, from, to, t-ix.window, limit, buf)
 	}
 	s.mu.Unlock()
 	return b
@@ -367,8 +369,9 @@ func (s *indexShard) prev(i int, seq uint64) (uint64, bool) {
 }
 
 // backlinks counts the entries of the chain from newest that lie in
-// (from, to] and were added after oldest, and lists the first limit of them.
-func (s *indexShard) backlinks(newest uint64, from, to Cursor, oldest int64, limit int) Backlinks {
+// (from, to] and were added after oldest, and lists the first limit of them
+// in buf's memory, or in new memory if buf is too small.
+func (s *indexShard) backlinks(newest uint64, from, to Cursor, oldest int64, limit int, buf []Linker) Backlinks {
 	var b Backlinks
 	live := func(i int) bool {
 		c := s.ring[i].cursor
@@ -393,7 +396,7 @@ func (s *indexShard) backlinks(newest uint64, from, to Cursor, oldest int64, lim
 	}
 	// The chain runs newest first: the i-th live entry from the end of the
 	// walk is the i-th to arrive.
-	b.Linkers = make([]Linker, n)
+	b.Linkers = slices.Grow(buf[:0], n)[:n]
 	k := b.Count
 	for seq, ok := newest, true; ok && k > 0; {
 		i := s.index(seq)

@@ -120,16 +120,19 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 	var c counts
 	defer p.tel.record(ctx, &c)
 	sc := scratchPool.Get().(*scratch)
-	eachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) {
+	eachLinkingSpan(td, func(span ptrace.Span) {
 		st := repairLinks(span, p.cfg, sc, p.dropLog) // 1. validate, 2. truncate
 		c.addLinks(st)
 		if annotateBatch(span, st, &p.cfg.Batch) { // 3. annotate
 			c.batchSpans++
 		}
 		if p.index != nil {
-			indexLinks(p.index, span, now) // 4. index
+			sc.links.addSpan(p.index, span) // 4. index: gathered here,
 		}
 	})
+	if p.index != nil {
+		indexBatch(p.index, &sc.links, now) // and added for the whole batch
+	}
 	scratchPool.Put(sc)
 	if p.index == nil {
 		return p.next.ConsumeTraces(ctx, td)
@@ -155,10 +158,17 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 // backlink writes on every span of td the backlinks whose index entries
 // lie in (from, to], and returns how many spans got their first backlinks.
 func (p *spanLinksProcessor) backlink(td ptrace.Traces, from, to Cursor, now time.Time) int {
+	if p.index.Len() == 0 {
+		return 0 // nothing links anywhere: no span has backlinks
+	}
 	b := p.cfg.Backlinks
 	n := 0
+	var buf []Linker // the linkers of one span at a time
 	eachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) {
-		bl := lookupBacklinks(p.index, span, from, to, now, b.MaxBacklinksPerSpan)
+		bl := lookupBacklinks(p.index, span, from, to, now, b.MaxBacklinksPerSpan, buf)
+		if cap(bl.Linkers) > cap(buf) {
+			buf = bl.Linkers
+		}
 		if writeBacklinks(span, bl, b.MaxBacklinksPerSpan, b.EmitLinks) {
 			n++
 		}
