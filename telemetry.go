@@ -142,18 +142,24 @@ func (c *counts) addLinks(st linkStats) {
 
 // record adds c to the metrics, skipping zeros.
 func (t *telemetry) record(ctx context.Context, c *counts) {
-	add := func(m metric.Int64Counter, n int, opts ...metric.AddOption) {
-		if n > 0 {
-			m.Add(ctx, int64(n), opts...)
+	// Options are passed only when there is something to add: a variadic
+	// argument list would be allocated on every call.
+	add := func(m metric.Int64Counter, n int, opt metric.AddOption) {
+		switch {
+		case n <= 0:
+		case opt == nil:
+			m.Add(ctx, int64(n))
+		default:
+			m.Add(ctx, int64(n), opt)
 		}
 	}
 	add(t.linksDropped, c.invalid, t.dropReason[dropInvalid])
 	add(t.linksDropped, c.duplicate, t.dropReason[dropDuplicate])
 	add(t.linksDropped, c.self, t.dropReason[dropSelf])
 	add(t.linksDropped, c.limit, t.dropReason[dropLimit])
-	add(t.attrsDropped, c.attrsDropped)
-	add(t.batchSpans, c.batchSpans)
-	add(t.backlinkedSpans, c.backlinkedSpans)
+	add(t.attrsDropped, c.attrsDropped, nil)
+	add(t.batchSpans, c.batchSpans, nil)
+	add(t.backlinkedSpans, c.backlinkedSpans, nil)
 }
 
 // dropLogger returns the logger told of every dropped link, sampled so that
