@@ -3,7 +3,6 @@ package spanlinksprocessor
 import (
 	"encoding/hex"
 	"strings"
-	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -17,17 +16,6 @@ func isBacklink(l ptrace.SpanLink) bool {
 	}
 	v, ok := attrs.Get(attrBacklink)
 	return ok && v.Type() == pcommon.ValueTypeBool && v.Bool()
-}
-
-// lookupBacklinks returns what idx knows of the spans linking to span
-// whose entries lie in (from, to] (DESIGN.md step 5). The in-memory index
-// lists the linkers in buf's memory when it is large enough: they are
-// valid until the next call with the same buf.
-func lookupBacklinks(idx LinkIndex, span ptrace.Span, from, to Cursor, now time.Time, max int, buf []Linker) Backlinks {
-	if ix, ok := idx.(*memoryIndex); ok {
-		return ix.lookup(keyOf(span.TraceID(), span.SpanID()), from, to, now.UnixNano(), max, buf)
-	}
-	return idx.Lookup(SpanRef{TraceID: span.TraceID(), SpanID: span.SpanID()}, from, to, now, max)
 }
 
 // writeBacklinks adds b to span's backlink attributes, merging with what an

@@ -17,17 +17,45 @@ import (
 type linkBatch struct {
 	links   []pendingLink
 	linkers []linkerKey
-	grouped []pendingLink // links, by shard
-	starts  []int         // grouped[starts[i]:starts[i+1]] are shard i's
-	next    []int
+	groups  shardGroups // links, by shard
 }
 
-// pendingLink is one link waiting in a linkBatch.
+// pendingLink is one link waiting in a linkBatch, or one target waiting
+// in a lookupBatch.
 type pendingLink struct {
 	target refKey
 	hash   uint64 // refHash of target, for the in-memory index
 	shard  int32  // of target, for the in-memory index
-	linker int32  // in linkBatch.linkers
+	linker int32  // in linkBatch.linkers; in a lookupBatch, the target's position
+}
+
+// shardGroups sorts pending links by shard.
+type shardGroups struct {
+	grouped []pendingLink // the links, by shard, each shard's in their order
+	starts  []int         // grouped[starts[i]:starts[i+1]] are shard i's
+	next    []int
+}
+
+// group sorts links into g by shard, stably, for an index of n shards.
+func (g *shardGroups) group(links []pendingLink, n int) {
+	g.starts = append(g.starts[:0], make([]int, n+1)...)
+	for _, p := range links {
+		g.starts[p.shard+1]++
+	}
+	for i := 1; i <= n; i++ {
+		g.starts[i] += g.starts[i-1]
+	}
+	g.next = append(g.next[:0], g.starts[:n]...)
+	g.grouped = append(g.grouped[:0], links...)
+	for _, p := range links {
+		g.grouped[g.next[p.shard]] = p
+		g.next[p.shard]++
+	}
+}
+
+// shard returns the links of shard i, after group.
+func (g *shardGroups) shard(i int) []pendingLink {
+	return g.grouped[g.starts[i]:g.starts[i+1]]
 }
 
 // addSpan gathers the links of span that idx records: the kept, valid ones
@@ -86,23 +114,9 @@ func (ix *memoryIndex) addBatch(b *linkBatch, t int64) {
 	if len(b.links) == 0 {
 		return
 	}
-	// A stable counting sort by shard.
-	n := len(ix.shards)
-	b.starts = append(b.starts[:0], make([]int, n+1)...)
-	for _, p := range b.links {
-		b.starts[p.shard+1]++
-	}
-	for i := 1; i <= n; i++ {
-		b.starts[i] += b.starts[i-1]
-	}
-	b.next = append(b.next[:0], b.starts[:n]...)
-	b.grouped = append(b.grouped[:0], b.links...)
-	for _, p := range b.links {
-		b.grouped[b.next[p.shard]] = p
-		b.next[p.shard]++
-	}
+	b.groups.group(b.links, len(ix.shards))
 	for i := range ix.shards {
-		group := b.grouped[b.starts[i]:b.starts[i+1]]
+		group := b.groups.shard(i)
 		if len(group) == 0 {
 			continue
 		}

@@ -106,3 +106,69 @@ func indexLinks(idx LinkIndex, span ptrace.Span, now time.Time) {
 		idx.Add(to, from, now)
 	}
 }
+
+// TestLookupBatchMatchesOneByOne fills indexes small enough to evict with
+// repeated targets and error linkers, then looks up targets, linked and
+// not, repeated, in random order, from random cursors and with small and
+// large limits, in batches and one by one, and checks that every answer is
+// the same. The batches grow from a few linkers to many, so that the
+// linkers outgrow the batch's memory.
+func TestLookupBatchMatchesOneByOne(t *testing.T) {
+	for _, tc := range []struct {
+		capacity, shards int
+		other            bool // not a *memoryIndex: lookupBatch asks one by one
+	}{{50, 1, false}, {5000, 4, false}, {100_000, 32, false}, {5000, 4, true}} {
+		t.Run(fmt.Sprint(tc.capacity, "-", tc.shards, "-", tc.other), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(uint64(tc.capacity), 17))
+			var idx LinkIndex = newShardedIndex(time.Minute, tc.capacity, tc.shards)
+			if tc.other {
+				idx = otherIndex{idx}
+			}
+			var lb lookupBatch
+			now := idxT0
+			var cursors []Cursor
+			hits := 0
+			for round := range 30 {
+				now = now.Add(time.Second)
+				for range 50 * (round + 1) {
+					idx.Add(idxRef(uint64(r.IntN(300))), idxLinker(uint64(r.IntN(500)), r.IntN(4) == 0), now)
+				}
+				cursors = append(cursors, idx.Cursor())
+				td := ptrace.NewTraces()
+				var refs []SpanRef
+				for range 50 + r.IntN(350) {
+					ref := idxRef(uint64(r.IntN(400))) // 300 and over: never linked
+					refs = append(refs, ref)
+					lb.addSpan(idx, addSpan(td, "svc", ref.TraceID, ref.SpanID, "s"))
+				}
+				from := Cursor(0)
+				if round > 0 && r.IntN(2) == 0 {
+					from = cursors[r.IntN(len(cursors)-1)] // an earlier round's
+				}
+				limit := []int{0, 1, 8, 32, 1000}[r.IntN(5)]
+				got := lb.lookup(idx, from, CursorEnd, now, limit)
+				if len(got) != len(refs) {
+					t.Fatalf("round %d: %d answers for %d spans", round, len(got), len(refs))
+				}
+				for i, ref := range refs {
+					want := idx.Lookup(ref, from, CursorEnd, now, limit)
+					if want.Count > 0 {
+						hits++
+					}
+					g := got[i]
+					if g.Count != want.Count || g.ErrorCount != want.ErrorCount ||
+						len(g.Linkers) != len(want.Linkers) || (len(want.Linkers) > 0 && !reflect.DeepEqual(g.Linkers, want.Linkers)) {
+						t.Fatalf("round %d, span %d: batched %+v, one by one %+v", round, i, got[i], want)
+					}
+				}
+				lb.reset()
+				if len(lb.targets) != 0 || len(lb.results) != 0 || len(lb.linkers) != 0 {
+					t.Fatalf("round %d: reset left %d targets, %d results, %d linkers", round, len(lb.targets), len(lb.results), len(lb.linkers))
+				}
+			}
+			if hits < 100 {
+				t.Fatalf("only %d spans had backlinks: the comparison checked too little", hits)
+			}
+		})
+	}
+}

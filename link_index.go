@@ -220,12 +220,11 @@ func (ix *memoryIndex) Cursor() Cursor {
 // limit <= 0). It walks the entries for target, under its shard's lock; an
 // empty shard answers without locking. A miss does not allocate.
 func (ix *memoryIndex) Lookup(target SpanRef, from, to Cursor, now time.Time, limit int) Backlinks {
-	return ix.lookup(keyOf(target.TraceID, target.SpanID), from, to, now.UnixNano(), limit, nil)
+	return ix.lookup(keyOf(target.TraceID, target.SpanID), from, to, now.UnixNano(), limit)
 }
 
-// lookup is Lookup with a key, at t in Unix nanoseconds. The linkers are
-// written into buf's memory when it is large enough.
-func (ix *memoryIndex) lookup(target refKey, from, to Cursor, t int64, limit int, buf []Linker) Backlinks {
+// lookup is Lookup with a key, at t in Unix nanoseconds.
+func (ix *memoryIndex) lookup(target refKey, from, to Cursor, t int64, limit int) Backlinks {
 	s := ix.shard(target)
 	if s.empty.Load() {
 		return Backlinks{}
@@ -235,7 +234,7 @@ func (ix *memoryIndex) lookup(target refKey, from, to Cursor, t int64, limit int
 	s.expire(t, ix.window)
 	var b Backlinks
 	if _, newest, ok := s.find(target, h); ok {
-		b = s.backlinks(newest, from, to, t-ix.window, limit, buf)
+		b = s.backlinks(newest, from, to, t-ix.window, limit, nil)
 	}
 	s.mu.Unlock()
 	return b

@@ -157,21 +157,26 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 
 // backlink writes on every span of td the backlinks whose index entries
 // lie in (from, to], and returns how many spans got their first backlinks.
+// The spans are looked up together, then written in order.
 func (p *spanLinksProcessor) backlink(td ptrace.Traces, from, to Cursor, now time.Time) int {
 	if p.index.Len() == 0 {
 		return 0 // nothing links anywhere: no span has backlinks
 	}
 	b := p.cfg.Backlinks
-	n := 0
-	var buf []Linker // the linkers of one span at a time
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	lb := &sc.lookups
+	defer lb.reset()
 	eachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) {
-		bl := lookupBacklinks(p.index, span, from, to, now, b.MaxBacklinksPerSpan, buf)
-		if cap(bl.Linkers) > cap(buf) {
-			buf = bl.Linkers
-		}
-		if writeBacklinks(span, bl, b.MaxBacklinksPerSpan, b.EmitLinks) {
+		lb.addSpan(p.index, span)
+	})
+	found := lb.lookup(p.index, from, to, now, b.MaxBacklinksPerSpan)
+	n, i := 0, 0
+	eachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) {
+		if writeBacklinks(span, found[i], b.MaxBacklinksPerSpan, b.EmitLinks) {
 			n++
 		}
+		i++
 	})
 	return n
 }
