@@ -251,6 +251,27 @@ func (ix *memoryIndex) Expire(now time.Time) {
 	}
 }
 
+// empty reports whether no shard holds an entry. It reads each shard's
+// flag without its lock: an entry added before the caller read a cursor
+// is seen, as by lookup.
+func (ix *memoryIndex) empty() bool {
+	for i := range ix.shards {
+		if !ix.shards[i].empty.Load() {
+			return false
+		}
+	}
+	return true
+}
+
+// indexEmpty reports whether idx holds no entry; the in-memory index tells
+// without taking its locks.
+func indexEmpty(idx LinkIndex) bool {
+	if ix, ok := idx.(*memoryIndex); ok {
+		return ix.empty()
+	}
+	return idx.Len() == 0
+}
+
 // Len reports how many entries the index holds, locking each shard in turn.
 func (ix *memoryIndex) Len() int {
 	n := 0

@@ -238,6 +238,12 @@ func TestLinkIndexExpire(t *testing.T) {
 		if n := ix.Len(); n != tt.len {
 			t.Errorf("Expire(%v): Len = %d, want %d", tt.now, n, tt.len)
 		}
+		if e := indexEmpty(ix); e != (tt.len == 0) {
+			t.Errorf("Expire(%v): indexEmpty = %v with %d entries", tt.now, e, tt.len)
+		}
+		if e := indexEmpty(otherIndex{ix}); e != (tt.len == 0) {
+			t.Errorf("Expire(%v): indexEmpty of another index = %v with %d entries", tt.now, e, tt.len)
+		}
 		if st := ix.Stats(); st != (IndexStats{Expired: tt.wantExpired}) {
 			t.Errorf("Expire(%v): Stats = %+v, want %d expired", tt.now, st, tt.wantExpired)
 		}

@@ -159,7 +159,7 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 // lie in (from, to], and returns how many spans got their first backlinks.
 // The spans are looked up together, then written in order.
 func (p *spanLinksProcessor) backlink(td ptrace.Traces, from, to Cursor, now time.Time) int {
-	if p.index.Len() == 0 {
+	if indexEmpty(p.index) {
 		return 0 // nothing links anywhere: no span has backlinks
 	}
 	b := p.cfg.Backlinks
