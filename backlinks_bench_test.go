@@ -3,8 +3,6 @@ package spanlinksprocessor
 import (
 	"math/rand/v2"
 	"testing"
-
-	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
 // BenchmarkWriteBacklinks measures writing the backlink attributes of 3
@@ -21,12 +19,7 @@ func BenchmarkWriteBacklinks(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
-		td := ptrace.NewTraces()
-		td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty()
-		spans := make([]ptrace.Span, n)
-		for i := range spans {
-			spans[i] = g.span(td, g.ref(), "POST /orders")
-		}
+		spans := g.spans(n, "POST /orders")
 		b.StartTimer()
 		for _, s := range spans {
 			writeBacklinks(s, bl, 32, false)

@@ -15,13 +15,7 @@ func typicalBatch(n int) ptrace.Traces {
 	td := ptrace.NewTraces()
 	for i := 0; i < 100; i++ {
 		s := orderSpan(td, n*100+i+1)
-		a := s.Attributes()
-		a.PutStr("http.request.method", "POST")
-		a.PutStr("url.path", "/orders")
-		a.PutInt("http.response.status_code", 201)
-		a.PutStr("server.address", "orders.internal")
-		a.PutStr("user_agent.original", "checkout/2.3")
-		a.PutStr("order.id", "ord-000000")
+		putHTTPServerAttributes(s.Attributes())
 		if i%10 == 0 {
 			linkTo(s, traceID(kindTarget, n*100+i+1), spanID(kindTarget, n*100+i+1), flagsSampled)
 		}

@@ -3,8 +3,6 @@ package spanlinksprocessor
 import (
 	"fmt"
 	"testing"
-
-	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
 // BenchmarkRepairLinks measures repairLinks on spans with 1, 20 and 200
@@ -20,13 +18,10 @@ func BenchmarkRepairLinks(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				b.StopTimer()
-				td := ptrace.NewTraces()
-				td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty()
-				spans := make([]ptrace.Span, n)
-				for i := range spans {
-					spans[i] = g.span(td, g.ref(), "process-batch")
+				spans := g.spans(n, "process-batch")
+				for _, s := range spans {
 					for range links {
-						link(spans[i], g.ref())
+						link(s, g.ref())
 					}
 				}
 				b.StartTimer()

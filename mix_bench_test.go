@@ -102,15 +102,32 @@ func (g *mixGen) span(td ptrace.Traces, id SpanRef, name string) ptrace.Span {
 	s.SetKind(ptrace.SpanKindServer)
 	s.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
 	s.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(50 * time.Millisecond)))
-	a := s.Attributes()
+	putHTTPServerAttributes(s.Attributes())
+	g.cur = append(g.cur, id)
+	return s
+}
+
+// spans returns n new spans named name, with random IDs and the attributes
+// of an HTTP server span, in a batch of their own.
+func (g *mixGen) spans(n int, name string) []ptrace.Span {
+	td := ptrace.NewTraces()
+	td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty()
+	spans := make([]ptrace.Span, n)
+	for i := range spans {
+		spans[i] = g.span(td, g.ref(), name)
+	}
+	return spans
+}
+
+// putHTTPServerAttributes puts the six attributes of an HTTP server span
+// that the benchmarks' spans carry.
+func putHTTPServerAttributes(a pcommon.Map) {
 	a.PutStr("http.request.method", "POST")
 	a.PutStr("url.path", "/orders")
 	a.PutInt("http.response.status_code", 201)
 	a.PutStr("server.address", "orders.internal")
 	a.PutStr("user_agent.original", "checkout/2.3")
 	a.PutStr("order.id", "ord-000000")
-	g.cur = append(g.cur, id)
-	return s
 }
 
 // link appends to s a link to to, with the W3C sampled flag set.
