@@ -1,6 +1,7 @@
 package spanlinksprocessor
 
 import (
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"context"
 	"os"
 	"slices"
@@ -55,7 +56,7 @@ func registeredMetrics(t *testing.T) map[string]metricdata.Metrics {
 	t.Helper()
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	ix := newMemoryIndex(time.Second, 10)
+	ix := linkindex.NewMemory(time.Second, 10)
 	tm, err := newTelemetry(tel.NewTelemetrySettings(), newHold(1, 10), ix)
 	require.NoError(t, err)
 	ctx := context.Background()

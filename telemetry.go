@@ -72,7 +72,7 @@ func reasons(rs ...string) map[string]metric.AddOption {
 
 // newTelemetry creates the metrics on set's MeterProvider; held and index,
 // either of which may be nil, feed the gauges when they are read.
-func newTelemetry(set component.TelemetrySettings, held *hold, index LinkIndex) (*telemetry, error) {
+func newTelemetry(set component.TelemetrySettings, held *hold, index linkIndex) (*telemetry, error) {
 	m := set.MeterProvider.Meter(scopeName)
 	t := &telemetry{
 		dropReason:    reasons(dropInvalid, dropDuplicate, dropSelf, dropLimit),
@@ -108,8 +108,8 @@ func newTelemetry(set component.TelemetrySettings, held *hold, index LinkIndex) 
 			o.ObserveInt64(heldSpans, int64(held.len()))
 		}
 		if index != nil {
-			o.ObserveInt64(entries, int64(index.Len()))
 			st := index.Stats()
+			o.ObserveInt64(entries, int64(st.Entries))
 			o.ObserveInt64(evictions, int64(st.Expired), expired)
 			o.ObserveInt64(evictions, int64(st.Evicted), evicted)
 		}
