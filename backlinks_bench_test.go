@@ -1,8 +1,9 @@
 package spanlinksprocessor
 
 import (
-	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"testing"
+
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 )
 
 // BenchmarkWriteBacklinks measures writing the backlink attributes of 3

@@ -1,9 +1,9 @@
 package spanlinksprocessor
 
 import (
-	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"testing"
 
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"github.com/stretchr/testify/assert"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"

@@ -1,7 +1,6 @@
 package spanlinksprocessor
 
 import (
-	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"context"
 	"os"
 	"slices"
@@ -9,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"

@@ -3,13 +3,13 @@ package spanlinksprocessor
 import (
 	"context"
 	"encoding/binary"
-	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"math/rand/v2"
 	"runtime"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"

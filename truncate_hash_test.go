@@ -1,10 +1,11 @@
 package spanlinksprocessor
 
 import (
-	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 )
 
 func TestSelectKth(t *testing.T) {

@@ -198,4 +198,3 @@ func TestLinkIndexMissDoesNotAllocate(t *testing.T) {
 		t.Errorf("Lookup of a miss allocates %v times, want 0", allocs)
 	}
 }
-
