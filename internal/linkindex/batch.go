@@ -87,6 +87,10 @@ func (q *Targets) Result(i int) Backlinks { return q.results[i] }
 // SetResult sets the backlinks of the i-th span: for an index's Lookup.
 func (q *Targets) SetResult(i int, b Backlinks) { q.results[i] = b }
 
+// ClearResults makes room for one empty result per span: for an index's
+// Lookup, before SetResult.
+func (q *Targets) ClearResults() { q.clearResults() }
+
 // clearResults makes room for one empty result per span.
 func (q *Targets) clearResults() {
 	n := len(q.targets)

@@ -1,0 +1,255 @@
+// Package redisindex is a link index on Redis, standalone or Redis Cluster,
+// that a fleet of collectors shares: each collector adds the links it sees
+// and looks up the spans it holds, so that a span is paired with linkers
+// that went to another collector.
+//
+// Each target is one string key, prefix + its 24-byte trace and span IDs,
+// whose value lists its entries in arrival order and which lives the
+// window (plus a second) after its last write. A batch is one script call
+// per Redis node for Add, one for Lookup and one GET per node for Cursor,
+// all pipelined: a bounded number of round trips, not one per span or link.
+//
+// Cursors: every Add script increments its node's counter and stamps its
+// entries with it, atomically, and Cursor reads every node's counter. An
+// entry is therefore stamped at or below a cursor exactly when the script
+// that wrote it ran before the counter was read, so lookups over (0, c] and
+// (c, end] see each entry once, whichever collector added it, however the
+// collectors' calls interleave.
+//
+// Time: the times given to Add and Lookup are moved onto the Redis clock
+// by an offset measured with TIME, so that entries written by collectors
+// whose clocks disagree pair as if written by one.
+package redisindex
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
+)
+
+// client is what the index needs of a standalone or a cluster client.
+type client interface {
+	redis.Cmdable
+	Close() error
+}
+
+// Index is a link index on Redis. It is safe for concurrent use.
+type Index struct {
+	opt    Options
+	client client
+	window int64 // µs
+	ttl    string
+
+	mu       sync.Mutex // serialises connect
+	topo     atomic.Pointer[topology]
+	offset   atomic.Int64 // µs to add to the local clock to read Redis's
+	resynced atomic.Int64 // local unix ns of the last offset measurement
+
+	breaker breaker
+	cursors cursorTable
+	ledger  ledger
+}
+
+// New returns an index on the Redis that o names. It connects lazily: New
+// does not fail when Redis is down, and the first operations fail (and
+// back off) until it answers.
+func New(o Options) (*Index, error) {
+	o = o.withDefaults()
+	if len(o.Endpoints) == 0 {
+		return nil, errors.New("redis index: no endpoints")
+	}
+	if !o.Cluster && len(o.Endpoints) > 1 {
+		return nil, fmt.Errorf("redis index: %d endpoints without cluster: one server has one address", len(o.Endpoints))
+	}
+	if o.Lifetime <= 0 {
+		return nil, fmt.Errorf("redis index: lifetime %v is not positive", o.Lifetime)
+	}
+	ix := &Index{
+		opt:    o,
+		window: o.Lifetime.Microseconds(),
+		ttl:    strconv.FormatInt((o.Lifetime + time.Second).Milliseconds(), 10),
+	}
+	ix.ledger.lifetime = o.Lifetime
+	ix.cursors.keep = 2*o.Lifetime + time.Minute
+	if o.Cluster {
+		ix.client = redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs: o.Endpoints, Username: o.Username, Password: o.Password, TLSConfig: o.TLS,
+			DialTimeout: o.Timeout, ReadTimeout: o.Timeout, WriteTimeout: o.Timeout,
+			MaxRetries: -1, DisableIdentity: true,
+		})
+	} else {
+		ix.client = redis.NewClient(&redis.Options{
+			Addr: o.Endpoints[0], Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLS,
+			DialTimeout: o.Timeout, ReadTimeout: o.Timeout, WriteTimeout: o.Timeout,
+			MaxRetries: -1, DisableIdentity: true,
+		})
+	}
+	return ix, nil
+}
+
+// do runs f against Redis with the index's timeout, once the index is
+// connected, unless the index is backing off; a failure is classified,
+// starts or extends the back-off, and makes the next operation connect
+// again when it may come from a changed Redis.
+func (ix *Index) do(ctx context.Context, f func(ctx context.Context, t *topology) error) error {
+	if err := ix.breaker.allow(time.Now()); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, ix.opt.Timeout)
+	defer cancel()
+	t, err := ix.connect(ctx)
+	if err == nil {
+		err = f(ctx, t)
+	}
+	if err != nil {
+		err = classify(err)
+		if reconnect(err) {
+			ix.topo.Store(nil)
+		}
+		ix.breaker.fail(time.Now(), err)
+		return err
+	}
+	ix.breaker.ok()
+	return nil
+}
+
+// connect returns the topology, reading it, loading the scripts and
+// measuring the clock offset first if the index is not connected yet.
+func (ix *Index) connect(ctx context.Context) (*topology, error) {
+	if t := ix.topo.Load(); t != nil {
+		return t, nil
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if t := ix.topo.Load(); t != nil {
+		return t, nil
+	}
+	var t *topology
+	if c, ok := ix.client.(*redis.ClusterClient); ok {
+		var err error
+		if t, err = clusterTopology(ctx, c, ix.opt.KeyPrefix); err != nil {
+			return nil, err
+		}
+	} else {
+		t = standalone(ix.opt.Endpoints[0], ix.opt.KeyPrefix)
+	}
+	for _, s := range []*redis.Script{addScript, lookupScript} {
+		if err := s.Load(ctx, ix.client).Err(); err != nil {
+			return nil, fmt.Errorf("loading the index scripts: %w", err)
+		}
+	}
+	if ix.resynced.Load() == 0 {
+		if err := ix.measure(ctx, t); err != nil {
+			return nil, err
+		}
+	}
+	ix.topo.Store(t)
+	return t, nil
+}
+
+// measure sets the offset from the local clock to Redis's, read with TIME
+// on the node of the first counter (the same node for every collector of a
+// fleet), to the microsecond.
+func (ix *Index) measure(ctx context.Context, t *topology) error {
+	var cmd *redis.TimeCmd
+	before := ix.opt.Clock()
+	if c, ok := ix.client.(*redis.ClusterClient); ok {
+		n, err := c.MasterForKey(ctx, t.nodes[0].counter)
+		if err != nil {
+			return fmt.Errorf("finding the clock node: %w", err)
+		}
+		cmd = n.Time(ctx)
+	} else {
+		cmd = ix.client.Time(ctx)
+	}
+	after := ix.opt.Clock()
+	rt, err := cmd.Result()
+	if err != nil {
+		return fmt.Errorf("reading the Redis clock: %w", err)
+	}
+	local := before.UnixMicro() + after.Sub(before).Microseconds()/2
+	ix.offset.Store(rt.UnixMicro() - local)
+	ix.resynced.Store(time.Now().UnixNano())
+	return nil
+}
+
+// redisMicros returns now on the Redis clock, in microseconds.
+func (ix *Index) redisMicros(now time.Time) int64 { return now.UnixMicro() + ix.offset.Load() }
+
+// classify names Redis authentication in the errors that come from it.
+func classify(err error) error {
+	s := err.Error()
+	if strings.Contains(s, "WRONGPASS") || strings.Contains(s, "NOAUTH") || strings.Contains(s, "NOPERM") ||
+		strings.Contains(s, "AUTH") && strings.Contains(s, "password") {
+		return fmt.Errorf("redis authentication failed (check backlinks.index.redis.username and password): %w", err)
+	}
+	return err
+}
+
+// reconnect reports whether err may come from a Redis that changed since
+// the index connected: restarted (scripts gone), resharded, or failed over.
+func reconnect(err error) bool {
+	s := err.Error()
+	for _, m := range []string{"NOSCRIPT", "MOVED", "ASK", "non local key", "CLUSTERDOWN", "READONLY", "authentication"} {
+		if strings.Contains(s, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// refOf returns the 24 bytes of a span's trace ID and span ID.
+func refOf(r linkindex.Ref) string {
+	var b [refLen]byte
+	copy(b[:16], r.TraceID[:])
+	copy(b[16:], r.SpanID[:])
+	return string(b[:])
+}
+
+// record returns what an entry keeps of a linker: IDs, error flag, name.
+func record(l linkindex.Linker) string {
+	name := l.Name
+	if len(name) > maxName {
+		name = name[:maxName]
+	}
+	b := make([]byte, 0, recordMin+len(name))
+	b = append(b, l.TraceID[:]...)
+	b = append(b, l.SpanID[:]...)
+	if l.Error {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(name)))
+	return string(append(b, name...))
+}
+
+// parseRecords returns the linkers of concatenated records.
+func parseRecords(s string, into []linkindex.Linker) ([]linkindex.Linker, error) {
+	for len(s) > 0 {
+		if len(s) < recordMin {
+			return into, fmt.Errorf("a record of %d bytes", len(s))
+		}
+		var l linkindex.Linker
+		copy(l.TraceID[:], s[:16])
+		copy(l.SpanID[:], s[16:24])
+		l.Error = s[24] == 1
+		n := int(binary.BigEndian.Uint16([]byte(s[25:27])))
+		if len(s) < recordMin+n {
+			return into, fmt.Errorf("a name of %d bytes in %d", n, len(s)-recordMin)
+		}
+		l.Name = s[recordMin : recordMin+n]
+		into = append(into, l)
+		s = s[recordMin+n:]
+	}
+	return into, nil
+}

@@ -1,0 +1,246 @@
+package redisindex
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
+)
+
+// Add records the links of b, seen at now: one script call per node that
+// holds one of their targets, pipelined. A linker already held for a target
+// within the window is not added again.
+func (ix *Index) Add(ctx context.Context, b *linkindex.Links, now time.Time) error {
+	if b.Len() == 0 {
+		return nil
+	}
+	added := 0
+	err := ix.do(ctx, func(ctx context.Context, t *topology) error {
+		// The links by target, targets in the order first linked.
+		type group struct {
+			ref  string
+			recs []any
+		}
+		var groups []group
+		at := make(map[string]int)
+		for i := range b.Len() {
+			target, from := b.At(i)
+			ref := refOf(target)
+			g, ok := at[ref]
+			if !ok {
+				g = len(groups)
+				at[ref] = g
+				groups = append(groups, group{ref: ref})
+			}
+			groups[g].recs = append(groups[g].recs, record(from))
+		}
+		us := strconv.FormatInt(ix.redisMicros(now), 10)
+		args := make([][]any, len(t.nodes))
+		for _, g := range groups {
+			n := t.nodeOf(ix.opt.KeyPrefix + g.ref)
+			if args[n] == nil {
+				args[n] = []any{us, ix.window, ix.ttl, ix.opt.KeyPrefix}
+			}
+			args[n] = append(args[n], g.ref, len(g.recs))
+			args[n] = append(args[n], g.recs...)
+		}
+		cmds, err := ix.run(ctx, t, addScript, args)
+		for _, c := range cmds {
+			if c == nil || c.Err() != nil {
+				continue
+			}
+			if r, _ := c.Slice(); len(r) == 2 {
+				if n, ok := r[1].(int64); ok {
+					added += int(n)
+				}
+			}
+		}
+		return err
+	})
+	ix.ledger.add(now, added)
+	if err != nil {
+		return fmt.Errorf("adding %d links to Redis: %w", b.Len(), err)
+	}
+	return nil
+}
+
+// Cursor reads every node's counter, in one pipelined round trip, and
+// returns a cursor that names them. When Redis cannot be read it returns a
+// cursor that bounds no entry from below and every entry from above, so that
+// a span held at it is looked up once, in full, when it is released; the
+// failure goes to Options.Failed.
+func (ix *Index) Cursor() linkindex.Cursor {
+	var stamps map[string]int64
+	err := ix.do(context.Background(), func(ctx context.Context, t *topology) error {
+		cmds := make([]*redis.StringCmd, len(t.nodes))
+		_, err := ix.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, n := range t.nodes {
+				if n.counter != "" {
+					cmds[i] = p.Get(ctx, n.counter)
+				}
+			}
+			return nil
+		})
+		if err != nil && err != redis.Nil {
+			return err
+		}
+		stamps = make(map[string]int64, len(t.nodes))
+		for i, c := range cmds {
+			if c == nil {
+				continue
+			}
+			v, err := c.Int64()
+			if err != nil && err != redis.Nil {
+				return fmt.Errorf("reading the counter %q: %w", t.nodes[i].counter, err)
+			}
+			stamps[t.nodes[i].addr] = v
+		}
+		return nil
+	})
+	if err != nil {
+		stamps = nil
+		ix.opt.Failed("cursor", fmt.Errorf("reading the index cursor from Redis: %w", err))
+	}
+	return ix.cursors.put(stamps, time.Now())
+}
+
+// Lookup finds, for every span of q, the linkers whose entries lie in
+// (from, to] and within the window before now, listing the oldest limit of
+// them: one script call per node that holds one of the spans, pipelined.
+func (ix *Index) Lookup(ctx context.Context, q *linkindex.Targets, from, to linkindex.Cursor, now time.Time, limit int) error {
+	q.ClearResults()
+	if q.Len() == 0 {
+		return nil
+	}
+	var fromStamps, toStamps map[string]int64
+	if from != 0 {
+		fromStamps, _ = ix.cursors.get(from) // unknown: bounds nothing
+	}
+	if to != linkindex.CursorEnd {
+		var ok bool
+		if toStamps, ok = ix.cursors.get(to); !ok || toStamps == nil {
+			return nil // a cursor not read, or forgotten: nothing lies below it
+		}
+	}
+	limit = max(limit, 0)
+	err := ix.do(ctx, func(ctx context.Context, t *topology) error {
+		us := strconv.FormatInt(ix.redisMicros(now), 10)
+		args := make([][]any, len(t.nodes))
+		places := make([][]int, len(t.nodes))
+		for i := range q.Len() {
+			ref := refOf(q.At(i))
+			n := t.nodeOf(ix.opt.KeyPrefix + ref)
+			if args[n] == nil {
+				addr := t.nodes[n].addr
+				upper := int64(-1)
+				if toStamps != nil {
+					v, ok := toStamps[addr]
+					if !ok {
+						continue // a node the cursor did not read: nothing below it
+					}
+					upper = v
+				}
+				args[n] = []any{us, ix.window, fromStamps[addr], upper, limit, ix.opt.KeyPrefix}
+			}
+			args[n] = append(args[n], ref)
+			places[n] = append(places[n], i)
+		}
+		cmds, err := ix.run(ctx, t, lookupScript, args)
+		for n, c := range cmds {
+			if c == nil || c.Err() != nil {
+				continue
+			}
+			r, _ := c.Slice()
+			for j := 0; j+3 < len(r); j += 4 {
+				at, _ := r[j].(int64)
+				count, _ := r[j+1].(int64)
+				errs, _ := r[j+2].(int64)
+				blob, _ := r[j+3].(string)
+				if at < 1 || int(at) > len(places[n]) {
+					return fmt.Errorf("a lookup answer for argument %d of %d", at, len(places[n]))
+				}
+				var linkers []linkindex.Linker
+				if blob != "" {
+					linkers, err = parseRecords(blob, make([]linkindex.Linker, 0, min(int(count), limit)))
+					if err != nil {
+						return fmt.Errorf("a lookup answer: %w", err)
+					}
+				}
+				q.SetResult(places[n][at-1], linkindex.Backlinks{Count: int(count), ErrorCount: int(errs), Linkers: linkers})
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("looking %d spans up in Redis: %w", q.Len(), err)
+	}
+	return nil
+}
+
+// run calls script once per node that has args, in one pipeline, and once
+// more for the calls that found the script missing (a restarted Redis). It
+// returns each node's call (nil for nodes without args) and the first error.
+func (ix *Index) run(ctx context.Context, t *topology, script *redis.Script, args [][]any) ([]*redis.Cmd, error) {
+	cmds := make([]*redis.Cmd, len(args))
+	pipe := func(which func(i int) bool, eval bool) {
+		_, _ = ix.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, a := range args {
+				if a == nil || !which(i) {
+					continue
+				}
+				keys := []string{t.nodes[i].counter}
+				if eval {
+					cmds[i] = script.Eval(ctx, p, keys, a...)
+				} else {
+					cmds[i] = script.EvalSha(ctx, p, keys, a...)
+				}
+			}
+			return nil
+		})
+	}
+	pipe(func(int) bool { return true }, false)
+	missing := func(i int) bool {
+		return cmds[i] != nil && cmds[i].Err() != nil && strings.HasPrefix(cmds[i].Err().Error(), "NOSCRIPT")
+	}
+	for i := range cmds {
+		if missing(i) {
+			pipe(missing, true) // EVAL loads the script again
+			break
+		}
+	}
+	for _, c := range cmds {
+		if c != nil && c.Err() != nil {
+			return cmds, c.Err()
+		}
+	}
+	return cmds, nil
+}
+
+// Expire forgets this index's count of the entries older than the window
+// (Redis drops the entries themselves by TTL) and the cursors no held span
+// can need, and measures the clock offset again when it is due.
+func (ix *Index) Expire(now time.Time) {
+	ix.ledger.expire(now)
+	ix.cursors.expire(time.Now())
+	if ix.opt.Resync > 0 && ix.topo.Load() != nil && time.Since(time.Unix(0, ix.resynced.Load())) >= ix.opt.Resync {
+		if err := ix.do(context.Background(), ix.measure); err != nil {
+			ix.opt.Failed("clock", fmt.Errorf("measuring the Redis clock: %w", err))
+		}
+	}
+}
+
+// Empty reports false: the index is shared, and another collector may have
+// added entries since this one last looked.
+func (ix *Index) Empty() bool { return false }
+
+// Stats reports the entries this index added that are still within the
+// window, and how many of them expired; Redis evicts nothing the index
+// knows of.
+func (ix *Index) Stats() linkindex.Stats { return ix.ledger.stats() }
+
+// Close closes the connections to Redis.
+func (ix *Index) Close() error { return ix.client.Close() }

@@ -1,0 +1,81 @@
+package redisindex
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// node is one Redis server that holds part of the index (all of it when
+// standalone), and the key of its counter, which lies in a slot the node
+// serves so that a script called with it runs there.
+type node struct {
+	addr    string
+	counter string
+}
+
+// topology says which node holds each key.
+type topology struct {
+	nodes []node
+	slots []uint16 // node of each hash slot; nil when standalone
+}
+
+// nodeOf returns the index in t.nodes of the node that holds key.
+func (t *topology) nodeOf(key string) int {
+	if t.slots == nil {
+		return 0
+	}
+	return int(t.slots[keySlot(key)])
+}
+
+// standalone returns the topology of one server.
+func standalone(addr, prefix string) *topology {
+	return &topology{nodes: []node{{addr: addr, counter: prefix + "seq"}}}
+}
+
+// clusterTopology reads the masters and their slots from a Cluster and
+// picks each master's counter key.
+func clusterTopology(ctx context.Context, c *redis.ClusterClient, prefix string) (*topology, error) {
+	ranges, err := c.ClusterSlots(ctx).Result()
+	if err != nil {
+		return nil, fmt.Errorf("reading the cluster's slots: %w", err)
+	}
+	slices.SortFunc(ranges, func(a, b redis.ClusterSlot) int { return a.Start - b.Start })
+	t := &topology{slots: make([]uint16, clusterSlots)}
+	owner := make(map[string]int)
+	covered := 0
+	for _, r := range ranges {
+		if len(r.Nodes) == 0 {
+			continue
+		}
+		addr := r.Nodes[0].Addr
+		i, ok := owner[addr]
+		if !ok {
+			i = len(t.nodes)
+			owner[addr] = i
+			t.nodes = append(t.nodes, node{addr: addr})
+		}
+		for s := r.Start; s <= r.End && s < clusterSlots; s++ {
+			t.slots[s] = uint16(i)
+			covered++
+		}
+	}
+	if covered != clusterSlots {
+		return nil, fmt.Errorf("the cluster serves %d of %d hash slots", covered, clusterSlots)
+	}
+	// Each master's counter: the first key prefix+"seq{n}" in its slots.
+	// A prefix with a hash tag puts every key in one slot: the masters that
+	// do not serve it hold no keys and need no counter.
+	need := len(t.nodes)
+	for n := 0; need > 0 && n < 1_000_000; n++ {
+		k := prefix + "seq{" + strconv.Itoa(n) + "}"
+		if nd := &t.nodes[t.slots[keySlot(k)]]; nd.counter == "" {
+			nd.counter = k
+			need--
+		}
+	}
+	return t, nil
+}
