@@ -77,6 +77,8 @@ type BacklinksConfig struct {
 	MaxBacklinksPerSpan int `mapstructure:"max_backlinks_per_span"`
 	// EmitLinks adds a reverse link to each linking span on the origin span.
 	EmitLinks bool `mapstructure:"emit_links"`
+	// Index chooses where the link index lives (config_index.go).
+	Index IndexConfig `mapstructure:"index"`
 }
 
 // Hold is the backlinks.hold setting: "all", "none", or a list of OTTL span
@@ -104,6 +106,7 @@ func createDefaultConfig() component.Config {
 			MaxHeldSpans:        100000,
 			MaxIndexEntries:     1000000,
 			MaxBacklinksPerSpan: 32,
+			Index:               defaultIndexConfig(),
 		},
 	}
 }
@@ -196,6 +199,7 @@ func (c *Config) Validate() error {
 		if err := b.Hold.validate(); err != nil {
 			errs = append(errs, fmt.Errorf("backlinks.%w", err))
 		}
+		errs = append(errs, b.Index.validate()...)
 	}
 	return errors.Join(errs...)
 }

@@ -48,6 +48,7 @@ func designDefaults() *Config {
 			MaxIndexEntries:     1000000,
 			MaxBacklinksPerSpan: 32,
 			EmitLinks:           false,
+			Index:               designIndexDefaults(),
 		},
 	}
 }
@@ -83,6 +84,7 @@ func TestConfigLoadValid(t *testing.T) {
 						MaxIndexEntries:     20000,
 						MaxBacklinksPerSpan: 8,
 						EmitLinks:           true,
+						Index:               designIndexDefaults(),
 					},
 				}
 			},

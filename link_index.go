@@ -38,9 +38,12 @@ type linkIndex interface {
 var _ linkIndex = (*linkindex.Memory)(nil)
 
 // newLinkIndex returns the index that cfg configures, whose entries live
-// for lifetime.
-func newLinkIndex(cfg *BacklinksConfig, lifetime time.Duration) linkIndex {
-	return linkindex.NewMemory(lifetime, cfg.MaxIndexEntries)
+// for lifetime; failed hears of the failures no method returns.
+func newLinkIndex(cfg *BacklinksConfig, lifetime time.Duration, failed func(op string, err error)) (linkIndex, error) {
+	if cfg.Index.Backend == IndexRedis {
+		return newRedisIndex(cfg.Index.Redis, lifetime, failed)
+	}
+	return linkindex.NewMemory(lifetime, cfg.MaxIndexEntries), nil
 }
 
 // gatherLinks adds to b the links of span that the index records: the

@@ -2,6 +2,7 @@ package spanlinksprocessor
 
 import (
 	"context"
+	"errors"
 	"os"
 	"slices"
 	"strings"
@@ -63,11 +64,15 @@ func registeredMetrics(t *testing.T) map[string]metricdata.Metrics {
 	tm.record(ctx, &counts{invalid: 1, duplicate: 1, self: 1, limit: 1, attrsDropped: 1, batchSpans: 1, backlinkedSpans: 1})
 	tm.releasedSpans.Add(ctx, 1, tm.releaseReason[releaseWindow])
 	tm.releaseErrors.Add(ctx, 1)
+	f, err := newIndexFailures(tel.NewTelemetrySettings())
+	require.NoError(t, err)
+	f.failed(opLookup, errors.New("redis down"))
 
 	out := map[string]metricdata.Metrics{}
 	for _, name := range []string{
 		metricLinksDropped, metricLinkAttributesDropped, metricBatchSpans, metricBacklinkedSpans,
 		metricHeldSpans, metricReleasedSpans, metricReleaseErrors, metricIndexEntries, metricIndexEvictions,
+		metricIndexFailures,
 	} {
 		m, err := tel.GetMetric(name)
 		require.NoError(t, err, name)

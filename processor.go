@@ -29,8 +29,9 @@ type spanLinksProcessor struct {
 	holdIf *holdMatcher  // nil when every span is held
 	tick   time.Duration // how often held spans are checked without traffic; 0: never
 
-	tel     *telemetry
-	dropLog *zap.Logger // nil unless debug logging is on
+	tel      *telemetry
+	failures *indexFailures
+	dropLog  *zap.Logger // nil unless debug logging is on
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -49,7 +50,13 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*s
 		// leaves up to a tick late; index entries live a tick longer than
 		// the window, so that it still sees a linker that came right after it.
 		p.tick = min(b.Window/10, time.Second)
-		p.index = newLinkIndex(&cfg.Backlinks, b.Window+p.tick)
+		var err error
+		if p.failures, err = newIndexFailures(set.TelemetrySettings); err != nil {
+			return nil, fmt.Errorf("creating the spanlinks metrics: %w", err)
+		}
+		if p.index, err = newLinkIndex(&cfg.Backlinks, b.Window+p.tick, p.indexFailed); err != nil {
+			return nil, err
+		}
 		if b.Hold.Mode != HoldNone {
 			p.hold = newHold(b.Window, b.MaxHeldSpans)
 		}
@@ -140,7 +147,7 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 	if p.index != nil && sc.links.Len() > 0 {
 		// and added for the whole batch.
 		if err := p.index.Add(ctx, &sc.links, now); err != nil {
-			p.indexFailed("add", err)
+			p.indexFailed(opAdd, err)
 		}
 		sc.links.Reset()
 	}
@@ -182,7 +189,7 @@ func (p *spanLinksProcessor) backlink(ctx context.Context, td ptrace.Traces, fro
 		q.Add(linkindex.KeyOf(span.TraceID(), span.SpanID()))
 	})
 	if err := p.index.Lookup(ctx, q, from, to, now, b.MaxBacklinksPerSpan); err != nil {
-		p.indexFailed("lookup", err)
+		p.indexFailed(opLookup, err)
 		return 0
 	}
 	n, i := 0, 0
@@ -228,9 +235,8 @@ func (p *spanLinksProcessor) release(batches []heldBatch, now time.Time, reason 
 	p.tel.record(context.Background(), &c)
 }
 
-// indexFailed logs that the index failed to op: the spans pass with the
-// backlinks known so far.
+// indexFailed counts and logs (sampled) that the index failed to op: the
+// spans pass with the backlinks known so far.
 func (p *spanLinksProcessor) indexFailed(op string, err error) {
-	p.logger.Warn("The link index failed; spans pass with the backlinks known so far",
-		zap.String("op", op), zap.Error(err))
+	p.failures.failed(op, err)
 }
