@@ -11,6 +11,7 @@ import (
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/ptracetest"
+	"github.com/spanlinks/spanlinksprocessor/internal/redistest"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/consumer"
@@ -129,6 +130,12 @@ func (sc scenario) runWith(t *testing.T, set processor.Settings, cfg *Config) pt
 // golden file. It also checks the invariant every scenario shares: each
 // span that went in comes out exactly once.
 func TestScenarios(t *testing.T) {
+	backends := []IndexBackend{IndexMemory}
+	var redisAddr string
+	if !*update && redistest.Available(t) {
+		backends = append(backends, IndexRedis)
+		redisAddr = redistest.Start(t).Addr
+	}
 	for _, sc := range scenarios() {
 		t.Run(sc.name, func(t *testing.T) {
 			dir := filepath.Join("testdata", sc.name)
@@ -147,18 +154,38 @@ func TestScenarios(t *testing.T) {
 				requireSameTraces(t, want, s.input, path+" is out of date with scenarios_test.go")
 			}
 
-			got := sc.run(t, cfg)
-			requireSpansOnceEach(t, sc.steps, got)
-			path := filepath.Join(dir, "expected.yaml")
-			if *update {
-				require.NoError(t, golden.WriteTracesToFile(path, got))
-				return
+			// The same golden file for every backend: the index on Redis
+			// pairs spans exactly as the one in memory does.
+			for _, backend := range backends {
+				t.Run(string(backend), func(t *testing.T) {
+					cfg := *cfg
+					if backend == IndexRedis {
+						useRedis(t, &cfg, redisAddr)
+					}
+					got := sc.run(t, &cfg)
+					requireSpansOnceEach(t, sc.steps, got)
+					path := filepath.Join(dir, "expected.yaml")
+					if *update {
+						require.NoError(t, golden.WriteTracesToFile(path, got))
+						return
+					}
+					want, err := golden.ReadTraces(path)
+					require.NoError(t, err)
+					requireSameTraces(t, want, got, path)
+				})
 			}
-			want, err := golden.ReadTraces(path)
-			require.NoError(t, err)
-			requireSameTraces(t, want, got, path)
 		})
 	}
+}
+
+// useRedis points cfg's index at the redis-server on addr, under a key
+// prefix of the test's own.
+func useRedis(t testing.TB, cfg *Config, addr string) {
+	cfg.Backlinks.Index.Backend = IndexRedis
+	r := &cfg.Backlinks.Index.Redis
+	r.Endpoints = []string{addr}
+	r.KeyPrefix = t.Name() + ":"
+	r.Timeout = 5 * time.Second
 }
 
 // requireSameTraces compares with ptracetest, then byte for byte as OTLP

@@ -50,6 +50,21 @@ func binary(t testing.TB) string {
 	return p
 }
 
+// Available reports whether redis-server is installed. When it is not, it
+// logs the command that installs it and returns false, unless RequireEnv
+// is 1, in which case it fails t.
+func Available(t testing.TB) bool {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv(RequireEnv) == "1" {
+			t.Fatalf("redis-server is not installed and %s=1: install it with `%s`", RequireEnv, Install)
+		}
+		t.Logf("SKIP the Redis cases (redis-server not installed): install it with `%s`", Install)
+		return false
+	}
+	return true
+}
+
 // freePort returns a loopback port that was free a moment ago.
 func freePort(t testing.TB) int {
 	t.Helper()
