@@ -38,10 +38,11 @@ type linkIndex interface {
 var _ linkIndex = (*linkindex.Memory)(nil)
 
 // newLinkIndex returns the index that cfg configures, whose entries live
-// for lifetime; failed hears of the failures no method returns.
-func newLinkIndex(cfg *BacklinksConfig, lifetime time.Duration, failed func(op string, err error)) (linkIndex, error) {
+// for lifetime; failed hears of the failures no method returns, and now is
+// the clock of the times the processor gives the index.
+func newLinkIndex(cfg *BacklinksConfig, lifetime time.Duration, failed func(op string, err error), now func() time.Time) (linkIndex, error) {
 	if cfg.Index.Backend == IndexRedis {
-		return newRedisIndex(cfg.Index.Redis, lifetime, failed)
+		return newRedisIndex(cfg.Index.Redis, lifetime, failed, now)
 	}
 	return linkindex.NewMemory(lifetime, cfg.MaxIndexEntries), nil
 }

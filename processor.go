@@ -54,7 +54,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*s
 		if p.failures, err = newIndexFailures(set.TelemetrySettings); err != nil {
 			return nil, fmt.Errorf("creating the spanlinks metrics: %w", err)
 		}
-		if p.index, err = newLinkIndex(&cfg.Backlinks, b.Window+p.tick, p.indexFailed); err != nil {
+		if p.index, err = newLinkIndex(&cfg.Backlinks, b.Window+p.tick, p.indexFailed, func() time.Time { return p.now() }); err != nil {
 			return nil, err
 		}
 		if b.Hold.Mode != HoldNone {

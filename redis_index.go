@@ -13,7 +13,7 @@ var _ linkIndex = (*redisindex.Index)(nil)
 // newRedisIndex returns the link index on the Redis that cfg names. It does
 // not connect: a Redis that is down at start-up costs failed operations
 // (counted, logged, backed off), not a collector that fails to start.
-func newRedisIndex(cfg RedisConfig, lifetime time.Duration, failed func(op string, err error)) (linkIndex, error) {
+func newRedisIndex(cfg RedisConfig, lifetime time.Duration, failed func(op string, err error), now func() time.Time) (linkIndex, error) {
 	tls, err := cfg.TLS.LoadTLSConfig(context.Background())
 	if err != nil {
 		return nil, fmt.Errorf("backlinks.index.redis.tls: %w", err)
@@ -28,6 +28,7 @@ func newRedisIndex(cfg RedisConfig, lifetime time.Duration, failed func(op strin
 		KeyPrefix: cfg.KeyPrefix,
 		Timeout:   cfg.Timeout,
 		Lifetime:  lifetime,
+		Clock:     now,
 		Failed: func(op string, err error) {
 			if op != opCursor {
 				op = opClock

@@ -6,7 +6,7 @@
 // Each target is one string key, prefix + its 24-byte trace and span IDs,
 // whose value lists its entries in arrival order and which lives the
 // window (plus a second) after its last write. A batch is one script call
-// per Redis node for Add, one for Lookup and one GET per node for Cursor,
+// per Redis node for Add, one for Lookup and one for Cursor,
 // all pipelined: a bounded number of round trips, not one per span or link.
 //
 // Cursors: every Add script increments its node's counter and stamps its
@@ -142,7 +142,7 @@ func (ix *Index) connect(ctx context.Context) (*topology, error) {
 	} else {
 		t = standalone(ix.opt.Endpoints[0], ix.opt.KeyPrefix)
 	}
-	for _, s := range []*redis.Script{addScript, lookupScript} {
+	for _, s := range []*redis.Script{addScript, lookupScript, cursorScript} {
 		if err := s.Load(ctx, ix.client).Err(); err != nil {
 			return nil, fmt.Errorf("loading the index scripts: %w", err)
 		}

@@ -76,16 +76,14 @@ func (ix *Index) Add(ctx context.Context, b *linkindex.Links, now time.Time) err
 func (ix *Index) Cursor() linkindex.Cursor {
 	var stamps map[string]int64
 	err := ix.do(context.Background(), func(ctx context.Context, t *topology) error {
-		cmds := make([]*redis.StringCmd, len(t.nodes))
-		_, err := ix.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, n := range t.nodes {
-				if n.counter != "" {
-					cmds[i] = p.Get(ctx, n.counter)
-				}
+		args := make([][]any, len(t.nodes))
+		for i, n := range t.nodes {
+			if n.counter != "" {
+				args[i] = []any{}
 			}
-			return nil
-		})
-		if err != nil && err != redis.Nil {
+		}
+		cmds, err := ix.run(ctx, t, cursorScript, args)
+		if err != nil {
 			return err
 		}
 		stamps = make(map[string]int64, len(t.nodes))
@@ -94,7 +92,7 @@ func (ix *Index) Cursor() linkindex.Cursor {
 				continue
 			}
 			v, err := c.Int64()
-			if err != nil && err != redis.Nil {
+			if err != nil {
 				return fmt.Errorf("reading the counter %q: %w", t.nodes[i].counter, err)
 			}
 			stamps[t.nodes[i].addr] = v

@@ -131,3 +131,11 @@ for i = 7, #ARGV do
 end
 return out
 `)
+
+// cursorScript reads the node's counter (KEYS[1]); 0 when there is none
+// yet. It is a script, not a GET, so that every command the index sends is
+// a script call, which Redis's command statistics count apart from the
+// commands scripts run.
+var cursorScript = redis.NewScript(scriptFlags + `
+return tonumber(redis.call('GET', KEYS[1]) or '0')
+`)

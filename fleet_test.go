@@ -1,0 +1,191 @@
+package spanlinksprocessor
+
+import (
+	"context"
+	"encoding/binary"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/spanlinks/spanlinksprocessor/internal/redistest"
+)
+
+// newFleetProcessor returns a processor whose index is on the Redis at addr
+// under prefix, on clock, started.
+func newFleetProcessor(t *testing.T, addr []string, cluster bool, prefix string, clock *fakeClock) (*spanLinksProcessor, *consumertest.TracesSink) {
+	t.Helper()
+	cfg := createDefaultConfig().(*Config)
+	cfg.Backlinks.Window = 10 * time.Second
+	cfg.Backlinks.Index.Backend = IndexRedis
+	r := &cfg.Backlinks.Index.Redis
+	r.Endpoints, r.Cluster, r.KeyPrefix, r.Timeout = addr, cluster, prefix, 5*time.Second
+	require.NoError(t, cfg.Validate())
+	sink := new(consumertest.TracesSink)
+	p := newTestProcessor(t, cfg, sink, clock)
+	require.NoError(t, p.Start(context.Background(), nil))
+	return p, sink
+}
+
+// TestFleetRace drives two processors on one Redis, whose clocks disagree
+// by an hour, concurrently: each round sends an order to A while three
+// batches that link to it go to A and B at the same moment, and one of
+// them is sent again through the other collector. Whatever the interleaving
+// of A's cursor read and lookups with B's adds, each order must count each
+// of its three linkers exactly once. It fails on any count off.
+func TestFleetRace(t *testing.T) {
+	srv := redistest.Start(t)
+	testFleetRace(t, []string{srv.Addr}, false, 300)
+}
+
+// TestFleetRaceCluster is TestFleetRace on a three-master Redis Cluster.
+func TestFleetRaceCluster(t *testing.T) {
+	c := redistest.StartCluster(t, 3)
+	testFleetRace(t, c.Addrs(), true, 150)
+}
+
+func testFleetRace(t *testing.T, addrs []string, cluster bool, rounds int) {
+	clockA, clockB := &fakeClock{t: start}, &fakeClock{t: start.Add(time.Hour)}
+	a, sinkA := newFleetProcessor(t, addrs, cluster, "race:", clockA)
+	b, sinkB := newFleetProcessor(t, addrs, cluster, "race:", clockB)
+	ctx := context.Background()
+	batch := func(r, j int) ptrace.Traces {
+		td := ptrace.NewTraces()
+		s := batchSpan(td, r*3+j, r+1, r+1)
+		if j == 2 {
+			failed(s)
+		}
+		return td
+	}
+	for r := range rounds {
+		sends := []struct {
+			p  *spanLinksProcessor
+			td ptrace.Traces
+		}{
+			{a, inputOf(func(td ptrace.Traces) { orderSpan(td, r+1) })},
+			{b, batch(r, 0)},
+			{a, batch(r, 1)},
+			{b, batch(r, 2)},
+			{a, batch(r, 0)}, // batch (r, 0) again, through the other collector
+		}
+		// Rotate who goes first, so that every order of arrival is tried.
+		go1 := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range sends {
+			s := sends[(i+r)%len(sends)]
+			wg.Go(func() {
+				<-go1
+				assert.NoError(t, s.p.ConsumeTraces(ctx, s.td))
+			})
+		}
+		close(go1)
+		wg.Wait()
+	}
+	// The window passes: the held spans leave, with what the index holds.
+	clockA.Set(start.Add(10 * time.Second))
+	clockB.Set(start.Add(time.Hour + 10*time.Second))
+	a.releaseExpired()
+	b.releaseExpired()
+	require.NoError(t, a.Shutdown(ctx))
+	require.NoError(t, b.Shutdown(ctx))
+
+	orders := 0
+	for _, sink := range []*consumertest.TracesSink{sinkA, sinkB} {
+		for _, td := range sink.AllTraces() {
+			forEachSpan(td, func(s ptrace.Span) {
+				if s.Name() != "receive-order" {
+					return
+				}
+				orders++
+				id := s.SpanID()
+				n := binary.BigEndian.Uint32(id[4:])
+				count, _ := s.Attributes().Get(attrBacklinksCount)
+				errs, _ := s.Attributes().Get(attrBacklinksErrorCount)
+				ids, _ := s.Attributes().Get(attrBacklinksSpanIDs)
+				assert.Equal(t, int64(3), count.Int(), "order %d: backlinks count", n)
+				assert.Equal(t, int64(1), errs.Int(), "order %d: failed backlinks", n)
+				if assert.Equal(t, pcommon.ValueTypeSlice, ids.Type(), "order %d: listed backlinks", n) {
+					assert.Equal(t, 3, ids.Slice().Len(), "order %d: listed backlinks", n)
+				}
+			})
+		}
+	}
+	assert.Equal(t, rounds, orders, "orders out")
+}
+
+// TestFleetRoundTripsPerBatch reads Redis's own command statistics: every
+// batch, whatever its size, costs exactly three commands (script calls:
+// add, cursor, lookup), each sent alone in its round trip; nothing else
+// reaches Redis but the commands those scripts run.
+func TestFleetRoundTripsPerBatch(t *testing.T) {
+	srv := redistest.Start(t)
+	rc := srv.Client()
+	ctx := context.Background()
+	p, _ := newFleetProcessor(t, []string{srv.Addr}, false, "rt:", &fakeClock{t: start})
+	// Connect (one-off: scripts loaded, clock read), then count from zero.
+	require.NoError(t, p.ConsumeTraces(ctx, inputOf(func(td ptrace.Traces) { batchSpan(td, 1, 1, 2) })))
+	for _, spans := range []int{2, 10, 100, 1000, 4000} {
+		require.NoError(t, rc.ConfigResetStat(ctx).Err())
+		const batches = 5
+		for i := range batches {
+			td := ptrace.NewTraces()
+			for j := range spans {
+				n := 1_000_000*spans + 10_000*i + j
+				if j%2 == 0 {
+					orderSpan(td, n)
+				} else {
+					batchSpan(td, n, n-1, n-1)
+				}
+			}
+			require.NoError(t, p.ConsumeTraces(ctx, td))
+		}
+		stats := commandStats(t, rc)
+		t.Logf("batch of %d spans: commands per batch from the client: %v", spans, perBatch(stats, batches))
+		assert.Equal(t, 3*batches, stats["evalsha"], "%d-span batches: script calls", spans)
+		for cmd, n := range stats {
+			switch cmd {
+			case "evalsha", "config|resetstat", "info":
+			case "get", "set", "append", "pexpire", "incr", "del", "time":
+				// Run by the scripts.
+			default:
+				t.Errorf("%d-span batches: %d calls of %s", spans, n, cmd)
+			}
+		}
+	}
+	require.NoError(t, p.Shutdown(ctx))
+}
+
+// commandStats returns the calls per command of INFO commandstats.
+func commandStats(t *testing.T, rc *redis.Client) map[string]int {
+	info, err := rc.Info(context.Background(), "commandstats").Result()
+	require.NoError(t, err)
+	out := map[string]int{}
+	for _, line := range strings.Split(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || !strings.HasPrefix(name, "cmdstat_") {
+			continue
+		}
+		calls, _, _ := strings.Cut(strings.TrimPrefix(rest, "calls="), ",")
+		n, err := strconv.Atoi(calls)
+		require.NoError(t, err, line)
+		out[strings.TrimPrefix(name, "cmdstat_")] = n
+	}
+	return out
+}
+
+// perBatch formats stats divided by batches.
+func perBatch(stats map[string]int, batches int) string {
+	var b strings.Builder
+	for _, c := range []string{"evalsha", "get", "append", "pexpire", "incr"} {
+		b.WriteString(c + "=" + strconv.FormatFloat(float64(stats[c])/float64(batches), 'f', 1, 64) + " ")
+	}
+	return b.String()
+}
