@@ -101,7 +101,7 @@ func New(o Options) (*Index, error) {
 // starts or extends the back-off, and makes the next operation connect
 // again when it may come from a changed Redis.
 func (ix *Index) do(ctx context.Context, f func(ctx context.Context, t *topology) error) error {
-	if err := ix.breaker.allow(time.Now()); err != nil {
+	if err := ix.breaker.allow(ix.opt.Clock()); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, ix.opt.Timeout)
@@ -115,7 +115,7 @@ func (ix *Index) do(ctx context.Context, f func(ctx context.Context, t *topology
 		if reconnect(err) {
 			ix.topo.Store(nil)
 		}
-		ix.breaker.fail(time.Now(), err)
+		ix.breaker.fail(ix.opt.Clock(), err)
 		return err
 	}
 	ix.breaker.ok()

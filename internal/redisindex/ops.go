@@ -103,7 +103,7 @@ func (ix *Index) Cursor() linkindex.Cursor {
 		stamps = nil
 		ix.opt.Failed("cursor", fmt.Errorf("reading the index cursor from Redis: %w", err))
 	}
-	return ix.cursors.put(stamps, time.Now())
+	return ix.cursors.put(stamps, ix.opt.Clock())
 }
 
 // Lookup finds, for every span of q, the linkers whose entries lie in
@@ -223,7 +223,7 @@ func (ix *Index) run(ctx context.Context, t *topology, script *redis.Script, arg
 // can need, and measures the clock offset again when it is due.
 func (ix *Index) Expire(now time.Time) {
 	ix.ledger.expire(now)
-	ix.cursors.expire(time.Now())
+	ix.cursors.expire(now)
 	if ix.opt.Resync > 0 && ix.topo.Load() != nil && time.Since(time.Unix(0, ix.resynced.Load())) >= ix.opt.Resync {
 		if err := ix.do(context.Background(), ix.measure); err != nil {
 			ix.opt.Failed("clock", fmt.Errorf("measuring the Redis clock: %w", err))

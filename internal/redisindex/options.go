@@ -28,8 +28,8 @@ type Options struct {
 	// processor's release tick.
 	Lifetime time.Duration
 	// Clock is the local clock that the Redis clock's offset is measured
-	// against; time.Now when nil. The times given to Add and Lookup are on
-	// this clock.
+	// against, and that times the back-off; time.Now when nil. The times
+	// given to Add, Lookup and Expire are on this clock.
 	Clock func() time.Time
 	// Resync is how often the offset is measured again, from Expire;
 	// one minute when zero, never when negative.
