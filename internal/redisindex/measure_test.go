@@ -1,0 +1,147 @@
+package redisindex_test
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex/linkindextest"
+	"github.com/spanlinks/spanlinksprocessor/internal/redisindex"
+	"github.com/spanlinks/spanlinksprocessor/internal/redistest"
+)
+
+// TestMeasureMemory fills a real redis-server with 1M entries, as the
+// processor adds them (batches of 1000 links, linker names of a typical
+// length), and reports Redis's used_memory per entry, its CPU per link
+// added and per span looked up, and this process's CPU per link. It runs
+// only with SPANLINKS_MEASURE=1 (make bench-redis).
+func TestMeasureMemory(t *testing.T) {
+	if os.Getenv("SPANLINKS_MEASURE") != "1" {
+		t.Skip("a measurement: SPANLINKS_MEASURE=1 go test ./internal/redisindex -run TestMeasureMemory -v")
+	}
+	for _, shape := range []struct {
+		name            string
+		targets, perTgt int
+		nameLen         int
+	}{
+		{"1M targets x 1 linker (orders and their batch)", 1_000_000, 1, 14},
+		{"100k targets x 10 linkers (fan-in)", 100_000, 10, 14},
+	} {
+		t.Run(shape.name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			rc := srv.Client()
+			ctx := context.Background()
+			ix, err := redisindex.New(redisindex.Options{
+				Endpoints: []string{srv.Addr}, KeyPrefix: "spanlinks:",
+				Timeout: 10 * time.Second, Lifetime: time.Hour, Resync: -1,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ix.Close()
+			name := strings.Repeat("n", shape.nameLen)
+			before := usedMemory(t, rc)
+			cpu0, self0 := redisCPU(t, rc), selfCPU()
+			now := time.Now()
+			entries := 0
+			var b linkindex.Links
+			n := shape.targets * shape.perTgt
+			for i := 0; i < n; i++ {
+				target := uint64(i % shape.targets)
+				l := linkindextest.LinkerOf(uint64(i), i%50 == 0)
+				r := linkindextest.Ref(target + 1)
+				b.Link(linkindex.KeyOf(r.TraceID, r.SpanID))
+				b.Linker(linkindex.KeyOf(l.TraceID, l.SpanID), name, l.Error)
+				if b.Len() == 1000 || i == n-1 {
+					if err := ix.Add(ctx, &b, now); err != nil {
+						t.Fatal(err)
+					}
+					entries += b.Len()
+					b.Reset()
+				}
+			}
+			cpu1, self1 := redisCPU(t, rc), selfCPU()
+			after := usedMemory(t, rc)
+			if got := ix.Stats().Entries; got != entries {
+				t.Fatalf("%d entries added, want %d", got, entries)
+			}
+			keys, _ := rc.DBSize(ctx).Result()
+			t.Logf("%d entries in %d keys: used_memory %d -> %d: %.1f bytes/entry", entries, keys, before, after, float64(after-before)/float64(entries))
+			t.Logf("add: Redis CPU %.2f µs/link, collector CPU %.2f µs/link", (cpu1-cpu0)*1e6/float64(entries), (self1-self0)*1e6/float64(entries))
+
+			// Look every target up, in batches of 1000 spans.
+			var q linkindex.Targets
+			cpu0, self0 = redisCPU(t, rc), selfCPU()
+			hits := 0
+			for i := 0; i < shape.targets; i++ {
+				r := linkindextest.Ref(uint64(i) + 1)
+				q.Add(linkindex.KeyOf(r.TraceID, r.SpanID))
+				if q.Len() == 1000 || i == shape.targets-1 {
+					if err := ix.Lookup(ctx, &q, 0, linkindex.CursorEnd, now, 32); err != nil {
+						t.Fatal(err)
+					}
+					for j := range q.Len() {
+						if q.Result(j).Count == shape.perTgt {
+							hits++
+						}
+					}
+					q.Reset()
+				}
+			}
+			cpu1, self1 = redisCPU(t, rc), selfCPU()
+			if hits != shape.targets {
+				t.Fatalf("%d of %d targets found with %d linkers", hits, shape.targets, shape.perTgt)
+			}
+			t.Logf("lookup: Redis CPU %.2f µs/span, collector CPU %.2f µs/span", (cpu1-cpu0)*1e6/float64(shape.targets), (self1-self0)*1e6/float64(shape.targets))
+		})
+	}
+}
+
+func usedMemory(t *testing.T, rc *redis.Client) int64 {
+	return infoField(t, rc, "memory", "used_memory")
+}
+
+// redisCPU returns the server's used CPU, user plus system, in seconds.
+func redisCPU(t *testing.T, rc *redis.Client) float64 {
+	info, err := rc.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s float64
+	for _, line := range strings.Split(info, "\r\n") {
+		k, v, _ := strings.Cut(line, ":")
+		if k == "used_cpu_user" || k == "used_cpu_sys" {
+			f, _ := strconv.ParseFloat(v, 64)
+			s += f
+		}
+	}
+	return s
+}
+
+func infoField(t *testing.T, rc *redis.Client, section, field string) int64 {
+	info, err := rc.Info(context.Background(), section).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	t.Fatalf("no %s in INFO %s", field, section)
+	return 0
+}
+
+// selfCPU returns this process's CPU time, user plus system, in seconds.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
