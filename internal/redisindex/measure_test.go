@@ -25,6 +25,10 @@ func TestMeasureMemory(t *testing.T) {
 	if os.Getenv("SPANLINKS_MEASURE") != "1" {
 		t.Skip("a measurement: SPANLINKS_MEASURE=1 go test ./internal/redisindex -run TestMeasureMemory -v")
 	}
+	prefix := "spanlinks:" // the default key_prefix
+	if p := os.Getenv("SPANLINKS_MEASURE_PREFIX"); p != "" {
+		prefix = p
+	}
 	for _, shape := range []struct {
 		name            string
 		targets, perTgt int
@@ -38,7 +42,7 @@ func TestMeasureMemory(t *testing.T) {
 			rc := srv.Client()
 			ctx := context.Background()
 			ix, err := redisindex.New(redisindex.Options{
-				Endpoints: []string{srv.Addr}, KeyPrefix: "spanlinks:",
+				Endpoints: []string{srv.Addr}, KeyPrefix: prefix,
 				Timeout: 10 * time.Second, Lifetime: time.Hour, Resync: -1,
 			})
 			if err != nil {
@@ -72,7 +76,7 @@ func TestMeasureMemory(t *testing.T) {
 				t.Fatalf("%d entries added, want %d", got, entries)
 			}
 			keys, _ := rc.DBSize(ctx).Result()
-			t.Logf("%d entries in %d keys: used_memory %d -> %d: %.1f bytes/entry", entries, keys, before, after, float64(after-before)/float64(entries))
+			t.Logf("key_prefix %q: %d entries in %d keys: used_memory %d -> %d: %.1f bytes/entry", prefix, entries, keys, before, after, float64(after-before)/float64(entries))
 			t.Logf("add: Redis CPU %.2f µs/link, collector CPU %.2f µs/link", (cpu1-cpu0)*1e6/float64(entries), (self1-self0)*1e6/float64(entries))
 
 			// Look every target up, in batches of 1000 spans.
