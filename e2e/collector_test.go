@@ -102,6 +102,9 @@ type collectorConfig struct {
 	window time.Duration
 	// exportTo is the OTLP/HTTP endpoint of the test's receiver.
 	exportTo string
+	// index is the backlinks.index section, indented under backlinks;
+	// empty: the default, in memory.
+	index string
 }
 
 // collector is a running otelcol-spanlinks.
@@ -148,7 +151,7 @@ processors:
     backlinks:
       window: %[3]s
       hold: all
-  batch:
+%[8]s  batch:
     timeout: 100ms
 exporters:
   otlp_http:
@@ -177,7 +180,7 @@ service:
       receivers: [otlp]
       processors: %[7]s
       exporters: [otlp_http]
-`, c.grpcAddr, c.httpAddr, cfg.window, cfg.exportTo, metricsHost, metricsPort, processors)
+`, c.grpcAddr, c.httpAddr, cfg.window, cfg.exportTo, metricsHost, metricsPort, processors, cfg.index)
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
