@@ -6,6 +6,8 @@
 #   make bench-e2e  CPU per 100k spans of the collector with and without spanlinks
 #   make run     build if needed, run the collector with examples/config.yaml
 #                and the order demo against it, show the result, stop both
+#   make run-fleet  the order demo against two collectors sharing one
+#                redis-server, on free loopback ports
 #   make run-collector  only the collector with examples/config.yaml (Ctrl-C)
 #   make e2e     end-to-end tests of dist/otelcol-spanlinks with real OTLP
 #                clients (Go SDK demo, telemetrygen)
@@ -44,7 +46,7 @@ E2E_DIR    := e2e
 GO_FILES     := $(shell find . \( -path ./dist -o -path ./.tools -o -path ./.git \) -prune -o -type f -name '*.go' -print)
 GO_SRC_FILES := $(filter-out %_test.go ./$(DEMO_DIR)/% ./$(E2E_DIR)/%,$(GO_FILES))
 
-.PHONY: build test vet fmt fmt-check bench bench-e2e run run-collector demo e2e clean distclean help tools
+.PHONY: build test vet fmt fmt-check bench bench-e2e run run-fleet run-collector demo e2e clean distclean help tools
 
 build: $(DIST_BIN) ## build dist/otelcol-spanlinks with ocb
 
@@ -124,6 +126,9 @@ $(WATCH_BIN): $(DEMO_FILES)
 
 run: $(DIST_BIN) $(DEMO_BIN) $(WATCH_BIN) ## run the collector with $(CONFIG) and the order demo against it, then stop
 	examples/run-demo.sh $(DIST_BIN) $(CONFIG) $(DEMO_BIN) $(WATCH_BIN)
+
+run-fleet: $(DIST_BIN) $(DEMO_BIN) $(WATCH_BIN) ## the order demo against two collectors sharing one redis-server (free ports)
+	examples/run-fleet.sh $(DIST_BIN) $(DEMO_BIN) $(WATCH_BIN)
 
 run-collector: $(DIST_BIN) ## run the collector in the foreground with $(CONFIG)
 	./$(DIST_BIN) --config $(CONFIG)

@@ -49,6 +49,7 @@ func run() error {
 	interval := flag.Duration("interval", def.Interval, "how often the batch job runs")
 	redeliver := flag.Int("redeliver", def.Redeliver, "number (from 1) of an order the queue delivers twice; 0: none")
 	service := flag.String("service", "order-demo", "service.name of the traces")
+	endpoint2 := flag.String("endpoint2", "", "a second collector: each trace goes to -endpoint or -endpoint2 by its trace ID, as a trace-ID load balancer would send it")
 	flag.Parse()
 
 	sc := orders.Scenario{FailBatch: *failBatch, Interval: *interval, Redeliver: *redeliver}
@@ -63,12 +64,32 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	tp, err := newTracerProvider(ctx, *protocol, *endpoint, *service)
+	endpoints := []string{*endpoint}
+	if *endpoint2 != "" {
+		endpoints = append(endpoints, *endpoint2)
+	}
+	tp, split, err := newTracerProvider(ctx, *protocol, endpoints, *service)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("demo | API handler on loopback: receive-order span per order, queued with its traceparent; batch job every %s\n", sc.Interval)
-	batches, runErr := orders.Run(ctx, tp, sc, printBatch)
+	onBatch := printBatch
+	if split != nil {
+		fmt.Printf("demo | two collectors: A at %s, B at %s; each trace goes to one of them by its trace ID\n", endpoints[0], endpoints[1])
+		onBatch = func(b orders.Batch) {
+			printBatch(b)
+			at := collectorOf(b.Span.TraceID(), 2)
+			other := 0
+			for _, o := range b.Orders {
+				if i := split.collectorOfOrder(o); i >= 0 && i != at {
+					other++
+				}
+			}
+			fmt.Printf("demo |   batch %d went to collector %c; %d of its %d orders went to collector %c\n",
+				b.Number, 'A'+at, other, len(b.Orders), 'A'+1-at)
+		}
+	}
+	batches, runErr := orders.Run(ctx, tp, sc, onBatch)
 
 	// Shutdown flushes every span still in the SDK's batch processor.
 	flushCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -83,33 +104,40 @@ func run() error {
 		return err
 	}
 	fmt.Printf("demo | sent %d %s and %d %s spans to %s (OTLP/%s)\n",
-		nOrders, orders.SpanReceiveOrder, len(batches), orders.SpanProcessBatch, *endpoint, *protocol)
+		nOrders, orders.SpanReceiveOrder, len(batches), orders.SpanProcessBatch, strings.Join(endpoints, " and "), *protocol)
 	return nil
 }
 
-// newTracerProvider sets up the SDK: OTLP exporter, batching span
-// processor, the default span limits (at most 128 links per span).
-func newTracerProvider(ctx context.Context, protocol, endpoint, service string) (*sdktrace.TracerProvider, error) {
-	var exp sdktrace.SpanExporter
-	var err error
-	switch protocol {
-	case "grpc":
-		exp, err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(endpoint), otlptracegrpc.WithInsecure())
-	case "http":
-		exp, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(endpoint), otlptracehttp.WithInsecure())
-	default:
-		return nil, fmt.Errorf("-protocol: must be grpc or http, got %q", protocol)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("creating the OTLP exporter: %w", err)
-	}
-	res := resource.NewSchemaless(attribute.String("service.name", service))
-	return sdktrace.NewTracerProvider(
-		sdktrace.WithResource(res),
+// newTracerProvider sets up the SDK: an OTLP exporter per endpoint, a
+// batching span processor each, the default span limits (at most 128 links
+// per span). With two endpoints the traces are split between them by trace
+// ID, and split is not nil.
+func newTracerProvider(ctx context.Context, protocol string, endpoints []string, service string) (tp *sdktrace.TracerProvider, split *splitProcessor, err error) {
+	var procs []sdktrace.SpanProcessor
+	for _, endpoint := range endpoints {
+		var exp sdktrace.SpanExporter
+		switch protocol {
+		case "grpc":
+			exp, err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(endpoint), otlptracegrpc.WithInsecure())
+		case "http":
+			exp, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(endpoint), otlptracehttp.WithInsecure())
+		default:
+			return nil, nil, fmt.Errorf("-protocol: must be grpc or http, got %q", protocol)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("creating the OTLP exporter: %w", err)
+		}
 		// Export every half second rather than every 5s, so that spans
 		// reach the collector while the demo runs.
-		sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(500*time.Millisecond)),
-	), nil
+		procs = append(procs, sdktrace.NewBatchSpanProcessor(exp, sdktrace.WithBatchTimeout(500*time.Millisecond)))
+	}
+	res := resource.NewSchemaless(attribute.String("service.name", service))
+	proc := procs[0]
+	if len(procs) > 1 {
+		split = &splitProcessor{to: procs}
+		proc = split
+	}
+	return sdktrace.NewTracerProvider(sdktrace.WithResource(res), sdktrace.WithSpanProcessor(proc)), split, nil
 }
 
 func printBatch(b orders.Batch) {
