@@ -26,10 +26,12 @@ type linkIndex interface {
 	Lookup(ctx context.Context, q *linkindex.Targets, from, to linkindex.Cursor, now time.Time, limit int) error
 	// Expire drops the entries older than the window.
 	Expire(now time.Time)
-	// Empty reports whether the index holds no entry; it is cheap, so that
-	// a batch skips its lookups while nothing links anywhere.
+	// Empty reports whether the index surely holds no entry; it is cheap,
+	// so that a batch skips its lookups while nothing links anywhere. An
+	// index shared with other collectors (Redis) answers false.
 	Empty() bool
-	// Stats reports the entries held, expired and evicted.
+	// Stats reports the entries held, expired and evicted; a shared index
+	// reports those this collector added.
 	Stats() linkindex.Stats
 	// Close releases what the index holds outside the process.
 	Close() error
