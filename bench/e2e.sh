@@ -14,6 +14,11 @@
 #   none       otlp -> debug
 #   hold-none  otlp -> spanlinks (hold: none) -> debug
 #   hold-all   otlp -> spanlinks (hold: all, the default) -> debug
+#   redis-hold-none  otlp -> spanlinks (hold: none, index on Redis) -> debug
+#   redis-hold-all   otlp -> spanlinks (hold: all, index on Redis) -> debug
+#
+# The redis pipelines start a redis-server on a free loopback port (emptied
+# before each run) and also print the server's CPU per 100k spans.
 #
 # The collector listens on free loopback ports only. Each run has two
 # phases of the same load: a warm-up, which fills the link index (200k spans
@@ -38,7 +43,7 @@ work=$(mktemp -d)
 collector_pid=
 load_pid=
 cleanup() {
-	for pid in $load_pid $collector_pid; do
+	for pid in $load_pid $collector_pid $redis_pid; do
 		if kill -0 "$pid" 2>/dev/null; then
 			kill "$pid" 2>/dev/null || true
 			wait "$pid" 2>/dev/null || true
@@ -46,6 +51,8 @@ cleanup() {
 	done
 	rm -rf "$work"
 }
+redis_pid=
+redis_port=
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 # A copy, so that a `make build` running meanwhile cannot swap the binary.
@@ -67,6 +74,10 @@ config() {
 	hold-all)
 		processors="[spanlinks]"
 		spanlinks=$'  spanlinks:\n    backlinks:\n      hold: all'
+		;;
+	redis-hold-none | redis-hold-all)
+		processors="[spanlinks]"
+		spanlinks=$'  spanlinks:\n    backlinks:\n      hold: '"${1#redis-hold-}"$'\n      index:\n        backend: redis\n        redis:\n          endpoints: [127.0.0.1:'"$redis_port"$']\n          timeout: 1s'
 		;;
 	*)
 		echo "unknown pipeline $1" >&2
@@ -174,6 +185,8 @@ run() {
 		return 1
 	fi
 	a0=$accepted
+	r0=0
+	[ -z "$redis_port" ] || r0=$(redis_cpu)
 	c0=$(cpu_ticks "$pid")
 	t0=$EPOCHREALTIME
 	load "$otlp"
@@ -183,12 +196,29 @@ run() {
 	fi
 	c1=$(cpu_ticks "$pid")
 	t1=$EPOCHREALTIME
+	r1=0
+	[ -z "$redis_port" ] || r1=$(redis_cpu)
 	kill "$collector_pid"
 	wait "$collector_pid" || true
 	collector_pid=
-	awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v t0="$t0" -v t1="$t1" -v n="$((accepted - a0))" -v w="$a0" \
-		'BEGIN {printf "%.3f %.1f %d %d\n", c / hz, t1 - t0, n, w}'
+	[ -z "$redis_port" ] || redis-cli -p "$redis_port" flushall >/dev/null
+	awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v t0="$t0" -v t1="$t1" -v n="$((accepted - a0))" -v w="$a0" -v r="$(awk -v a="$r0" -v b="$r1" 'BEGIN {print b - a}')" \
+		'BEGIN {printf "%.3f %.1f %d %d %.3f\n", c / hz, t1 - t0, n, w, r}'
 }
+
+# redis_cpu: the redis-server's used CPU, user plus system, in seconds.
+redis_cpu() {
+	redis-cli -p "$redis_port" info cpu | tr -d '\r' |
+		awk -F: '$1 == "used_cpu_user" || $1 == "used_cpu_sys" {s += $2} END {printf "%.3f\n", s}'
+}
+
+if [[ " $pipelines " == *" redis-"* ]]; then
+	command -v redis-server >/dev/null || { echo "redis-server is not installed: apt-get install -y redis-server" >&2; exit 1; }
+	redis_port=$(free_port)
+	redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --logfile "$work/redis.log" &
+	redis_pid=$!
+	wait_for 10 redis-cli -p "$redis_port" ping >/dev/null 2>&1
+fi
 
 median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
@@ -199,24 +229,30 @@ for round in $(seq "$repeat"); do
 	for name in $pipelines; do
 		# Not in $(...): the EXIT trap must see the collector's pid.
 		run "$name" >"$work/run.out"
-		read -r c wall n w <"$work/run.out"
+		read -r c wall n w r <"$work/run.out"
 		p=$(awk -v c="$c" -v n="$n" 'BEGIN {printf "%.3f", c * 100000 / n}')
 		per[$name]+="$p "
-		printf 'round %d  %-9s  warm-up %7d spans, measured %7d spans: cpu %7.3f s  wall %5.1f s  cpu/100k spans %s s\n' \
-			"$round" "$name" "$w" "$n" "$c" "$wall" "$p"
+		extra=""
+		if [[ $name == redis-* ]]; then
+			extra=$(awk -v r="$r" -v n="$n" 'BEGIN {printf "  redis-server cpu/100k spans %.3f s", r * 100000 / n}')
+		fi
+		printf 'round %d  %-15s  warm-up %7d spans, measured %7d spans: cpu %7.3f s  wall %5.1f s  cpu/100k spans %s s%s\n' \
+			"$round" "$name" "$w" "$n" "$c" "$wall" "$p" "$extra"
 	done
 done
 
 per100k() { tr ' ' '\n' <<<"${per[$1]:-}" | grep . | median; }
 none=$(per100k none)
 echo
-echo "pipeline                                 CPU s per 100k spans (median)  ratio to no spanlinks"
+echo "pipeline                                         CPU s per 100k spans (median)  ratio to no spanlinks"
 for name in $pipelines; do
 	case $name in
 	none) label="otlp -> debug" ;;
 	hold-none) label="otlp -> spanlinks (hold: none) -> debug" ;;
 	hold-all) label="otlp -> spanlinks (hold: all) -> debug" ;;
+	redis-hold-none) label="otlp -> spanlinks (hold: none, Redis) -> debug" ;;
+	redis-hold-all) label="otlp -> spanlinks (hold: all, Redis) -> debug" ;;
 	esac
 	v=$(per100k "$name")
-	printf '%-40s %-30s %s\n' "$label" "$v" "$(awk -v a="$v" -v b="${none:-0}" 'BEGIN {if (b > 0) printf "%.2fx", a / b; else print "-"}')"
+	printf '%-48s %-30s %s\n' "$label" "$v" "$(awk -v a="$v" -v b="${none:-0}" 'BEGIN {if (b > 0) printf "%.2fx", a / b; else print "-"}')"
 done

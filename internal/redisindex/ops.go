@@ -70,8 +70,8 @@ func (ix *Index) Add(ctx context.Context, b *linkindex.Links, now time.Time) err
 
 // Cursor reads every node's counter, in one pipelined round trip, and
 // returns a cursor that names them. When Redis cannot be read it returns a
-// cursor that bounds no entry from below and every entry from above, so that
-// a span held at it is looked up once, in full, when it is released; the
+// cursor that every entry lies beyond: a lookup up to it finds nothing, and
+// a span held at it is looked up once, in full, when it is released. The
 // failure goes to Options.Failed.
 func (ix *Index) Cursor() linkindex.Cursor {
 	var stamps map[string]int64
