@@ -54,39 +54,46 @@ local i = 5
 while i <= #ARGV do
   local key = prefix .. ARGV[i]
   local k = tonumber(ARGV[i + 1])
-  local v = redis.call('GET', key) or ''
-  local held, kept, pruned = {}, {}, false
-  local p = 1
-  while p <= #v do
-    local _, t = struct.unpack('>dd', v, p)
-    local q = p + 43 + struct.unpack('>H', v, p + 41)
-    if t > cutoff then
-      held[string.sub(v, p + 16, p + 39)] = true
-      kept[#kept + 1] = string.sub(v, p, q - 1)
-    else
-      pruned = true
+  local v = redis.call('GET', key)
+  if not v and k == 1 then
+    -- A new target with one linker, the common case: one SET.
+    redis.call('SET', key, hdr .. ARGV[i + 2], 'PX', ttl)
+    added = added + 1
+  else
+    v = v or ''
+    local held, kept, pruned = {}, {}, false
+    local p = 1
+    while p <= #v do
+      local _, t = struct.unpack('>dd', v, p)
+      local q = p + 43 + struct.unpack('>H', v, p + 41)
+      if t > cutoff then
+        held[string.sub(v, p + 16, p + 39)] = true
+        kept[#kept + 1] = string.sub(v, p, q - 1)
+      else
+        pruned = true
+      end
+      p = q
     end
-    p = q
-  end
-  local new = {}
-  for j = i + 2, i + 1 + k do
-    local ref = string.sub(ARGV[j], 1, 24)
-    if not held[ref] then
-      held[ref] = true
-      new[#new + 1] = hdr .. ARGV[j]
+    local new = {}
+    for j = i + 2, i + 1 + k do
+      local ref = string.sub(ARGV[j], 1, 24)
+      if not held[ref] then
+        held[ref] = true
+        new[#new + 1] = hdr .. ARGV[j]
+      end
     end
-  end
-  added = added + #new
-  if pruned then
-    for _, e in ipairs(new) do kept[#kept + 1] = e end
-    if #kept == 0 then
-      redis.call('DEL', key)
-    else
-      redis.call('SET', key, table.concat(kept), 'PX', ttl)
+    added = added + #new
+    if pruned then
+      for _, e in ipairs(new) do kept[#kept + 1] = e end
+      if #kept == 0 then
+        redis.call('DEL', key)
+      else
+        redis.call('SET', key, table.concat(kept), 'PX', ttl)
+      end
+    elseif #new > 0 then
+      redis.call('APPEND', key, table.concat(new))
+      redis.call('PEXPIRE', key, ttl)
     end
-  elseif #new > 0 then
-    redis.call('APPEND', key, table.concat(new))
-    redis.call('PEXPIRE', key, ttl)
   end
   i = i + 2 + k
 end
