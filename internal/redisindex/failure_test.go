@@ -199,3 +199,21 @@ func TestWrongPassword(t *testing.T) {
 		t.Errorf("Add with the right password: %v", err)
 	}
 }
+
+// TestTLS: the index talks to a Redis that accepts only TLS, trusting its
+// CA, and refuses it without.
+func TestTLS(t *testing.T) {
+	srv := redistest.StartTLS(t)
+	c, f := &clock{t: linkindextest.T0}, &failures{}
+	ix := newIndex(t, srv.Addr, c, f, redisindex.Options{TLS: srv.Client})
+	if err := ix.Add(context.Background(), links(1, 10), c.Now()); err != nil {
+		t.Fatalf("Add over TLS: %v", err)
+	}
+	if n, err := count(t, ix, 1, c.Now()); err != nil || n != 1 {
+		t.Fatalf("Count over TLS = %d, %v; want 1", n, err)
+	}
+	plain := newIndex(t, srv.Addr, c, f, redisindex.Options{Timeout: 500 * time.Millisecond})
+	if err := plain.Add(context.Background(), links(1, 11), c.Now()); err == nil {
+		t.Error("Add without TLS to a TLS-only Redis succeeded")
+	}
+}

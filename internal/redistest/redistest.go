@@ -8,6 +8,7 @@ package redistest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -36,6 +37,7 @@ type Server struct {
 	dir  string
 	args []string
 	cmd  *exec.Cmd
+	tls  *tls.Config // for a server that listens with TLS only
 }
 
 // binary returns the path of redis-server, or skips (or fails) t.
@@ -114,7 +116,11 @@ func (s *Server) Restart() {
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("starting redis-server on %s: %v", s.Addr, err)
 	}
-	if err := waitReady(s.Addr, s.password()); err != nil {
+	ready := func() error { return waitReady(s.Addr, s.password()) }
+	if s.tls != nil {
+		ready = func() error { return tlsReady(s.Addr, s.tls) }
+	}
+	if err := ready(); err != nil {
 		s.Stop()
 		log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
 		s.t.Fatalf("redis-server on %s did not answer PING: %v\n%s%s", s.Addr, err, stderr.String(), log)
