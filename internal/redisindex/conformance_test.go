@@ -1,9 +1,11 @@
 package redisindex_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"github.com/spanlinks/spanlinksprocessor/internal/linkindex/linkindextest"
 	"github.com/spanlinks/spanlinksprocessor/internal/redisindex"
 	"github.com/spanlinks/spanlinksprocessor/internal/redistest"
@@ -35,4 +37,62 @@ func TestConformance(t *testing.T) {
 func TestConformanceCluster(t *testing.T) {
 	c := redistest.StartCluster(t, 3)
 	linkindextest.Run(t, openOn(c.Addrs(), true), linkindextest.Shared())
+
+	// Every key on one node: each of the others serves a third of the
+	// slots, and none of the keys. Spread keys must reach all three.
+	t.Run("KeysOnEveryMaster", func(t *testing.T) {
+		keysPerNode(t, c, "spread:", 3)
+	})
+	// A key_prefix with a hash tag puts every key in one slot, on one
+	// node; the index works with one counter there.
+	t.Run("HashTagPrefix", func(t *testing.T) {
+		keysPerNode(t, c, "{one}:", 1)
+	})
+}
+
+// keysPerNode adds 300 links under prefix, looks them up, and checks that
+// the keys landed on want masters.
+func keysPerNode(t *testing.T, c *redistest.Cluster, prefix string, want int) {
+	ix, err := redisindex.New(redisindex.Options{
+		Endpoints: c.Addrs(), Cluster: true, KeyPrefix: prefix,
+		Timeout: 5 * time.Second, Lifetime: time.Minute, Resync: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	ctx := context.Background()
+	var b linkindex.Links
+	var q linkindex.Targets
+	for i := range uint64(300) {
+		r, l := linkindextest.Ref(i+1), linkindextest.LinkerOf(i, false)
+		b.Link(linkindex.KeyOf(r.TraceID, r.SpanID))
+		b.Linker(linkindex.KeyOf(l.TraceID, l.SpanID), l.Name, false)
+		q.Add(linkindex.KeyOf(r.TraceID, r.SpanID))
+	}
+	if err := ix.Add(ctx, &b, linkindextest.T0); err != nil {
+		t.Fatal(err)
+	}
+	cur := ix.Cursor()
+	if err := ix.Lookup(ctx, &q, 0, cur, linkindextest.T0, 1); err != nil {
+		t.Fatal(err)
+	}
+	for i := range q.Len() {
+		if q.Result(i).Count != 1 {
+			t.Fatalf("target %d: count %d, want 1", i, q.Result(i).Count)
+		}
+	}
+	holding := 0
+	for _, s := range c.Servers {
+		keys, err := s.Client().Keys(ctx, prefix+"*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) > 1 { // more than a counter
+			holding++
+		}
+	}
+	if holding != want {
+		t.Errorf("targets on %d masters, want %d", holding, want)
+	}
 }
