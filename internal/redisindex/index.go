@@ -79,7 +79,7 @@ func New(o Options) (*Index, error) {
 		ttl:    strconv.FormatInt((o.Lifetime + time.Second).Milliseconds(), 10),
 	}
 	ix.ledger.lifetime = o.Lifetime
-	ix.cursors.keep = 2*o.Lifetime + time.Minute
+	ix.cursors.keep = o.Lifetime + 30*time.Second // a span is held for the window, released a tick late at most
 	if o.Cluster {
 		ix.client = redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs: o.Endpoints, Username: o.Username, Password: o.Password, TLSConfig: o.TLS,
