@@ -123,6 +123,22 @@ type collector struct {
 // stopped at the end of the test if the test did not stop it.
 func startCollector(t *testing.T, cfg collectorConfig) *collector {
 	t.Helper()
+	// A port found free can be taken by another process before the
+	// collector binds it: then it exits at once, and is started again on
+	// other ports.
+	for range 3 {
+		if c := tryStartCollector(t, cfg); c != nil {
+			return c
+		}
+	}
+	t.Fatal("the collector found its ports taken three times")
+	return nil
+}
+
+// tryStartCollector is startCollector once; it returns nil when the
+// collector exited at start because a port was taken.
+func tryStartCollector(t *testing.T, cfg collectorConfig) *collector {
+	t.Helper()
 	c := &collector{
 		grpcAddr: freeAddr(t),
 		httpAddr: freeAddr(t),
@@ -212,6 +228,10 @@ service:
 	for !strings.Contains(c.out.String(), "Everything is ready") {
 		select {
 		case <-c.exited:
+			if strings.Contains(c.out.String(), "address already in use") {
+				t.Logf("the collector exited at start, a port taken; starting it again:\n%s", c.out.String())
+				return nil
+			}
 			t.Fatalf("the collector exited at start: %v\n%s", c.err, c.out.String())
 		case <-time.After(50 * time.Millisecond):
 		}
