@@ -4,9 +4,8 @@ import (
 	"context"
 	"math/bits"
 	"math/rand/v2"
-	"time"
-
 	"sync/atomic"
+	"time"
 )
 
 const (
