@@ -76,8 +76,9 @@ $(DIST_BIN): $(GO_SRC_FILES) go.mod $(wildcard go.sum) builder-config.yaml $(OCB
 
 # mdatagen generates, from metadata.yaml, internal/metadata (the component's
 # type, stability and TelemetryBuilder), internal/metadatatest,
-# generated_component_test.go, generated_package_test.go (goleak) and
-# documentation.md; the generated files are committed. v0.155.0 is the newest
+# generated_component_test.go, generated_package_test.go (goleak),
+# documentation.md and README.md's status table; the generated files are
+# committed. v0.155.0 is the newest
 # the module proxy serves, and `go install ...@v0.155.0` fails (its
 # deprecation look-up leaves the proxy), so it is built in a scratch module.
 # mdatagen names the package after the folder metadata.yaml is in, hence the
