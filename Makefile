@@ -9,6 +9,8 @@
 #   make run-collector  only the collector with examples/config.yaml (Ctrl-C)
 #   make e2e     end-to-end tests of dist/otelcol-spanlinks with real OTLP
 #                clients (Go SDK demo, telemetrygen)
+#   make generate  rebuild mdatagen and regenerate internal/metadata,
+#                the generated tests and documentation.md from metadata.yaml
 #   make clean   remove dist/, test binaries and profiles (distclean: also .tools/)
 #   make help    this list
 
@@ -29,6 +31,10 @@ CONFIG      ?= examples/config.yaml
 TELEMETRYGEN_VERSION := v0.161.0
 TELEMETRYGEN         := $(TOOLS_BIN)/telemetrygen-$(TELEMETRYGEN_VERSION)
 
+# mdatagen (make generate) generates code and docs from metadata.yaml.
+MDATAGEN_VERSION := v0.155.0
+MDATAGEN         := $(TOOLS_BIN)/mdatagen-$(MDATAGEN_VERSION)
+
 # The order demo and its output viewer: their own Go module, examples/demo.
 DEMO_DIR   := examples/demo
 DEMO_BIN   := dist/order-demo
@@ -44,11 +50,11 @@ E2E_DIR    := e2e
 GO_FILES     := $(shell find . \( -path ./dist -o -path ./.tools -o -path ./.git \) -prune -o -type f -name '*.go' -print)
 GO_SRC_FILES := $(filter-out %_test.go ./$(DEMO_DIR)/% ./$(E2E_DIR)/%,$(GO_FILES))
 
-.PHONY: build test vet fmt fmt-check bench bench-e2e run run-collector demo e2e clean distclean help tools
+.PHONY: build test vet fmt fmt-check generate bench bench-e2e run run-collector demo e2e clean distclean help tools
 
 build: $(DIST_BIN) ## build dist/otelcol-spanlinks with ocb
 
-tools: $(OCB) $(TELEMETRYGEN) ## install ocb and telemetrygen into .tools/bin
+tools: $(OCB) $(TELEMETRYGEN) $(MDATAGEN) ## install ocb, telemetrygen and mdatagen into .tools/bin
 
 $(OCB):
 	@mkdir -p $(TOOLS_BIN)
@@ -67,6 +73,29 @@ $(TELEMETRYGEN):
 $(DIST_BIN): $(GO_SRC_FILES) go.mod $(wildcard go.sum) builder-config.yaml $(OCB)
 	$(OCB) --config builder-config.yaml
 	@touch $@
+
+# mdatagen generates, from metadata.yaml, internal/metadata (the component's
+# type, stability and TelemetryBuilder), internal/metadatatest,
+# generated_component_test.go, generated_package_test.go (goleak),
+# documentation.md and README.md's status table; the generated files are
+# committed. v0.155.0 is the newest
+# the module proxy serves, and `go install ...@v0.155.0` fails (its
+# deprecation look-up leaves the proxy), so it is built in a scratch module.
+# mdatagen names the package after the folder metadata.yaml is in, hence the
+# link named spanlinksprocessor; gofmt then sorts the imports it leaves
+# unsorted.
+$(MDATAGEN):
+	@mkdir -p $(TOOLS_BIN)
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cd "$$tmp"; \
+	$(GO) mod init mdatagen-build; \
+	$(GO) get go.opentelemetry.io/collector/cmd/mdatagen@$(MDATAGEN_VERSION); \
+	$(GO) build -o $@ go.opentelemetry.io/collector/cmd/mdatagen
+
+generate: $(MDATAGEN) ## regenerate internal/metadata, the generated tests and documentation.md from metadata.yaml
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	ln -s $(CURDIR) "$$tmp/spanlinksprocessor"; \
+	$(MDATAGEN) "$$tmp/spanlinksprocessor/metadata.yaml"
+	gofmt -w generated_component_test.go generated_package_test.go internal/metadata internal/metadatatest
 
 test: vet fmt-check ## go vet, gofmt check, go test -race (the processor and examples/demo)
 	$(GO) test -race ./...
