@@ -7,6 +7,8 @@
 //
 //	OTELCOL_BIN            the collector (default ../dist/otelcol-spanlinks)
 //	TELEMETRYGEN_BIN       telemetrygen (default ../.tools/bin/telemetrygen-v0.161.0)
+//	TAILSAMPLING_BIN       the tail-sampling tier of examples/tail-sampling
+//	                       (default ../dist/tailsampling/otelcol-tailsampling)
 //	E2E_WITHOUT_SPANLINKS  when 1, the collector runs without the spanlinks
 //	                       processor: the tests must then fail.
 package e2e
