@@ -4,7 +4,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
@@ -16,7 +15,6 @@ type heldBatch struct {
 	spans   int
 	client  client.Info // who sent it: released under the sender's metadata
 	arrived time.Time
-	seen    linkindex.Cursor // the index entries its spans' backlinks already count
 }
 
 // hold keeps batches of spans for up to window, releasing the oldest first.
@@ -36,12 +34,11 @@ func newHold(window time.Duration, limit int) *hold {
 	return &hold{window: window, limit: limit}
 }
 
-// add holds td, n spans sent by from that arrived at now with the
-// backlinks up to seen, and returns the batches that
+// add holds td, n spans sent by from that arrived at now, and returns the batches that
 // must be released at once, oldest first: those over the limit (td itself
 // when it alone is over it), or td when the hold is closed.
-func (h *hold) add(td ptrace.Traces, n int, from client.Info, now time.Time, seen linkindex.Cursor) []heldBatch {
-	b := heldBatch{td: td, spans: n, client: from, arrived: now, seen: seen}
+func (h *hold) add(td ptrace.Traces, n int, from client.Info, now time.Time) []heldBatch {
+	b := heldBatch{td: td, spans: n, client: from, arrived: now}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {

@@ -28,10 +28,10 @@ type spanLinksProcessor struct {
 	hold   *hold         // nil when no span is held
 	holdIf *holdMatcher  // nil when every span is held
 	tick   time.Duration // how often held spans are checked without traffic; 0: never
+	reach  time.Duration // how long before a span arrived its linkers count: the window and a tick
 
-	tel      *telemetry
-	failures *indexFailures
-	dropLog  *zap.Logger // nil unless debug logging is on
+	tel     *telemetry
+	dropLog *zap.Logger // nil unless debug logging is on
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -47,18 +47,22 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*s
 	}
 	if b := cfg.Backlinks; b.Enabled {
 		// The release loop runs every tick, so a span held for the window
-		// leaves up to a tick late; index entries live a tick longer than
-		// the window, so that it still sees a linker that came right after it.
+		// leaves up to a tick late; linkers count for a tick longer than
+		// the window, so that a span still sees a linker that came right
+		// after it.
 		p.tick = min(b.Window/10, time.Second)
-		var err error
-		if p.failures, err = newIndexFailures(set.TelemetrySettings); err != nil {
-			return nil, fmt.Errorf("creating the spanlinks metrics: %w", err)
-		}
-		if p.index, err = newLinkIndex(&cfg.Backlinks, b.Window+p.tick, p.indexFailed, func() time.Time { return p.now() }); err != nil {
-			return nil, err
-		}
+		p.reach = b.Window + p.tick
+		lifetime := p.reach
 		if b.Hold.Mode != HoldNone {
 			p.hold = newHold(b.Window, b.MaxHeldSpans)
+			// A held span is looked up once, on release, up to a reach
+			// after it arrived, for the linkers of up to a reach before:
+			// index entries live for both.
+			lifetime = 2 * p.reach
+		}
+		var err error
+		if p.index, err = newLinkIndex(&cfg.Backlinks, lifetime, p.indexFailed, func() time.Time { return p.now() }); err != nil {
+			return nil, err
 		}
 		if b.Hold.Mode == "" {
 			m, err := newHoldMatcher(b.Hold.Conditions, set.TelemetrySettings)
@@ -155,28 +159,27 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 	if p.index == nil {
 		return p.next.ConsumeTraces(ctx, td)
 	}
-	// 5. Backlink, in a second pass so that the order of spans within td
-	// does not matter. Held spans get the rest, after seen, on release.
-	seen := p.index.Cursor()
-	c.backlinkedSpans += p.backlink(ctx, td, 0, seen, now)
-	if p.hold == nil {
-		return p.next.ConsumeTraces(ctx, td)
+	if p.hold != nil {
+		// 6. Hold: the spans to hold leave td; they are looked up once,
+		// when they are released.
+		held, n := p.takeHeld(ctx, td)
+		if n > 0 {
+			p.release(p.hold.add(held, n, client.FromContext(ctx), now), now, releaseCapacity)
+		}
+		if td.ResourceSpans().Len() == 0 {
+			return nil
+		}
 	}
-	// 6. Hold.
-	held, n := p.takeHeld(ctx, td)
-	if n > 0 {
-		p.release(p.hold.add(held, n, client.FromContext(ctx), now, seen), now, releaseCapacity)
-	}
-	if td.ResourceSpans().Len() == 0 {
-		return nil
-	}
+	// 5. Backlink the spans that pass now, in a second pass so that the
+	// order of spans within td does not matter.
+	c.backlinkedSpans += p.backlink(ctx, td, now.Add(-p.reach))
 	return p.next.ConsumeTraces(ctx, td)
 }
 
 // backlink writes on every span of td the backlinks whose index entries
-// lie in (from, to], and returns how many spans got their first backlinks.
-// The spans are looked up together, then written in order.
-func (p *spanLinksProcessor) backlink(ctx context.Context, td ptrace.Traces, from, to linkindex.Cursor, now time.Time) int {
+// were added after since, and returns how many spans got their first
+// backlinks. The spans are looked up together, then written in order.
+func (p *spanLinksProcessor) backlink(ctx context.Context, td ptrace.Traces, since time.Time) int {
 	if p.index.Empty() {
 		return 0 // nothing links anywhere: no span has backlinks
 	}
@@ -188,7 +191,7 @@ func (p *spanLinksProcessor) backlink(ctx context.Context, td ptrace.Traces, fro
 	eachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) {
 		q.Add(linkindex.KeyOf(span.TraceID(), span.SpanID()))
 	})
-	if err := p.index.Lookup(ctx, q, from, to, now, b.MaxBacklinksPerSpan); err != nil {
+	if err := p.index.Lookup(ctx, q, since, b.MaxBacklinksPerSpan); err != nil {
 		p.indexFailed(opLookup, err)
 		return 0
 	}
@@ -223,7 +226,7 @@ func (p *spanLinksProcessor) release(batches []heldBatch, now time.Time, reason 
 	var c counts
 	for _, b := range batches {
 		ctx := client.NewContext(context.Background(), b.client)
-		c.backlinkedSpans += p.backlink(ctx, b.td, b.seen, linkindex.CursorEnd, now)
+		c.backlinkedSpans += p.backlink(ctx, b.td, b.arrived.Add(-p.reach))
 		p.tel.releasedSpans.Add(ctx, int64(b.spans), p.tel.releaseReason[reason])
 		if err := p.next.ConsumeTraces(ctx, b.td); err != nil {
 			p.tel.releaseErrors.Add(ctx, int64(b.spans))
@@ -236,7 +239,8 @@ func (p *spanLinksProcessor) release(batches []heldBatch, now time.Time, reason 
 }
 
 // indexFailed counts and logs (sampled) that the index failed to op: the
-// spans pass with the backlinks known so far.
+// spans pass with the backlinks known so far. The index reports failures
+// only once the processor runs, after p.tel is made.
 func (p *spanLinksProcessor) indexFailed(op string, err error) {
-	p.failures.failed(op, err)
+	p.tel.indexFailures.failed(op, err)
 }

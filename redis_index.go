@@ -29,12 +29,9 @@ func newRedisIndex(cfg RedisConfig, lifetime time.Duration, failed func(op strin
 		Timeout:   cfg.Timeout,
 		Lifetime:  lifetime,
 		Clock:     now,
-		Failed: func(op string, err error) {
-			if op != opCursor {
-				op = opClock
-			}
-			failed(op, err)
-		},
+		// Only Expire's clock resync reports through Failed; Add and
+		// Lookup return their errors.
+		Failed: func(_ string, err error) { failed(opClock, err) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("backlinks.index.redis: %w", err)

@@ -5,24 +5,25 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
 
-// metricIndexFailures counts the link index's failed operations (a Redis
-// that is down, slow or refuses the credentials), by op.
-const metricIndexFailures = "otelcol_processor_spanlinks_index_failures"
-
-// The index operations that can fail, the op attribute of index_failures.
+// The index operations that can fail, the op attribute of index_failures
+// (metadata.yaml lists the same).
 const (
 	opAdd    = "add"
-	opCursor = "cursor"
 	opLookup = "lookup"
 	opClock  = "clock"
 )
+
+// opKey is the attribute that tells which index operation failed.
+const opKey = "op"
+
+// indexOps lists every op the code records.
+var indexOps = []string{opAdd, opLookup, opClock}
 
 // indexFailures counts and logs the index's failures: the spans pass with
 // the backlinks known so far. The log is sampled, so that a Redis that is
@@ -34,31 +35,26 @@ type indexFailures struct {
 	log     *zap.Logger
 }
 
-func newIndexFailures(set component.TelemetrySettings) (*indexFailures, error) {
-	c, err := set.MeterProvider.Meter(scopeName).Int64Counter(metricIndexFailures,
-		metric.WithDescription("Link index operations that failed, by op: add, cursor, lookup, clock; spans pass with the backlinks known so far."),
-		metric.WithUnit("{operation}"))
-	if err != nil {
-		return nil, err
+// newIndexFailures counts failures on counter, the TelemetryBuilder's
+// index_failures, and logs them on logger.
+func newIndexFailures(counter metric.Int64Counter, logger *zap.Logger) *indexFailures {
+	f := &indexFailures{counter: counter, ops: make(map[string]metric.AddOption, len(indexOps))}
+	for _, op := range indexOps {
+		f.ops[op] = metric.WithAttributeSet(attribute.NewSet(attribute.String(opKey, op)))
 	}
-	f := &indexFailures{counter: c, ops: map[string]metric.AddOption{}}
-	for _, op := range []string{opAdd, opCursor, opLookup, opClock} {
-		f.ops[op] = metric.WithAttributeSet(attribute.NewSet(attribute.String("op", op)))
-	}
-	f.log = set.Logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+	f.log = logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
 		return zapcore.NewSamplerWithOptions(c, 10*time.Second, 1, 100)
 	}))
-	return f, nil
+	return f
 }
 
 // failed counts and logs that the index failed to op.
 func (f *indexFailures) failed(op string, err error) {
 	f.counter.Add(context.Background(), 1, f.ops[op])
-	msg := "The link index failed; spans pass with the backlinks known so far"
 	if strings.Contains(err.Error(), "authentication") {
 		f.log.Error("The link index failed: Redis authentication; spans pass with the backlinks known so far",
 			zap.String("op", op), zap.Error(err))
 		return
 	}
-	f.log.Warn(msg, zap.String("op", op), zap.Error(err))
+	f.log.Warn("The link index failed; spans pass with the backlinks known so far", zap.String("op", op), zap.Error(err))
 }

@@ -50,9 +50,10 @@ func run() error {
 	redeliver := flag.Int("redeliver", def.Redeliver, "number (from 1) of an order the queue delivers twice; 0: none")
 	service := flag.String("service", "order-demo", "service.name of the traces")
 	endpoint2 := flag.String("endpoint2", "", "a second collector: each trace goes to -endpoint or -endpoint2 by its trace ID, as a trace-ID load balancer would send it")
+	checkStock := flag.Bool("check-stock", false, "give each order's trace a check-stock child span, ended before receive-order")
 	flag.Parse()
 
-	sc := orders.Scenario{FailBatch: *failBatch, Interval: *interval, Redeliver: *redeliver}
+	sc := orders.Scenario{FailBatch: *failBatch, Interval: *interval, Redeliver: *redeliver, CheckStock: *checkStock}
 	var err error
 	if sc.Waves, err = parseInts(*waves); err != nil {
 		return fmt.Errorf("-orders: %w", err)
@@ -103,8 +104,12 @@ func run() error {
 	if err := errors.Join(runErr, flushErr); err != nil {
 		return err
 	}
-	fmt.Printf("demo | sent %d %s and %d %s spans to %s (OTLP/%s)\n",
-		nOrders, orders.SpanReceiveOrder, len(batches), orders.SpanProcessBatch, strings.Join(endpoints, " and "), *protocol)
+	checks := ""
+	if sc.CheckStock {
+		checks = fmt.Sprintf(", %d %s", nOrders, orders.SpanCheckStock)
+	}
+	fmt.Printf("demo | sent %d %s%s and %d %s spans to %s (OTLP/%s)\n",
+		nOrders, orders.SpanReceiveOrder, checks, len(batches), orders.SpanProcessBatch, strings.Join(endpoints, " and "), *protocol)
 	return nil
 }
 

@@ -69,7 +69,7 @@ func count(t *testing.T, ix *redisindex.Index, target uint64, now time.Time) (in
 	var q linkindex.Targets
 	r := linkindextest.Ref(target)
 	q.Add(linkindex.KeyOf(r.TraceID, r.SpanID))
-	err := ix.Lookup(context.Background(), &q, 0, linkindex.CursorEnd, now, 4)
+	err := ix.Lookup(context.Background(), &q, now.Add(-10*time.Second), 4)
 	return q.Result(0).Count, err
 }
 
@@ -92,13 +92,15 @@ func TestDownAtStartThenUp(t *testing.T) {
 		if err := ix.Add(ctx, links(1, 10), c.Now()); !errors.Is(err, redisindex.ErrBackingOff) {
 			t.Fatalf("Add while backing off: %v, want ErrBackingOff", err)
 		}
-		ix.Cursor()
+		if _, err := count(t, ix, 1, c.Now()); !errors.Is(err, redisindex.ErrBackingOff) {
+			t.Fatalf("Lookup while backing off: %v, want ErrBackingOff", err)
+		}
 	}
 	if d := time.Since(began); d > 100*time.Millisecond {
-		t.Errorf("100 Adds and Cursors while backing off took %v: they should not dial", d)
+		t.Errorf("100 Adds and Lookups while backing off took %v: they should not dial", d)
 	}
-	if f.n() != 100 {
-		t.Errorf("%d cursor failures reported, want 100", f.n())
+	if f.n() != 0 {
+		t.Errorf("%d failures reported to Failed, want none: Add and Lookup return theirs", f.n())
 	}
 
 	srv.Restart()
@@ -145,8 +147,8 @@ func TestSlowRedis(t *testing.T) {
 	}
 }
 
-// TestRestartedRedis: a Redis restarted empty (no scripts, no counters,
-// no entries) is used again without help.
+// TestRestartedRedis: a Redis restarted empty (no scripts, no entries) is
+// used again without help.
 func TestRestartedRedis(t *testing.T) {
 	srv := redistest.Start(t)
 	c, f := &clock{t: linkindextest.T0}, &failures{}
@@ -155,7 +157,8 @@ func TestRestartedRedis(t *testing.T) {
 	if err := ix.Add(ctx, links(1, 10), c.Now()); err != nil {
 		t.Fatal(err)
 	}
-	before := ix.Cursor()
+	before := c.Now()
+	c.Add(time.Millisecond)
 	srv.Stop()
 	srv.Restart()
 	var err error
@@ -168,15 +171,16 @@ func TestRestartedRedis(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Add after a restart: %v", err)
 	}
-	// The counter starts again above every cursor read before.
+	// The entry added before the restart is gone with Redis's memory; the
+	// one added after counts, for a lookup since before the restart.
 	var q linkindex.Targets
 	r := linkindextest.Ref(1)
 	q.Add(linkindex.KeyOf(r.TraceID, r.SpanID))
-	if err := ix.Lookup(ctx, &q, before, linkindex.CursorEnd, c.Now(), 4); err != nil {
+	if err := ix.Lookup(ctx, &q, before, 4); err != nil {
 		t.Fatal(err)
 	}
-	if got := q.Result(0).Count; got != 1 {
-		t.Errorf("entries after the cursor read before the restart: %d, want 1", got)
+	if got := q.Result(0); got.Count != 1 || len(got.Linkers) != 1 || got.Linkers[0] != linkindextest.LinkerOf(11, false) {
+		t.Errorf("entries added since before the restart: %+v, want linker 11 alone", got)
 	}
 }
 

@@ -4,17 +4,17 @@
 // that went to another collector.
 //
 // Each target is one string key, prefix + its 24-byte trace and span IDs,
-// whose value lists its entries in arrival order and which lives the
-// window (plus a second) after its last write. A batch is one script call
-// per Redis node for Add, one for Lookup and one for Cursor,
-// all pipelined: a bounded number of round trips, not one per span or link.
+// whose value lists its entries in arrival order, each stamped with the
+// time it was added, and which lives the index's lifetime (plus a second)
+// after its last write. A batch is one script call per Redis node for Add
+// and one for Lookup, pipelined: a bounded number of round trips, not one
+// per span or link.
 //
-// Cursors: every Add script increments its node's counter and stamps its
-// entries with it, atomically, and Cursor reads every node's counter. An
-// entry is therefore stamped at or below a cursor exactly when the script
-// that wrote it ran before the counter was read, so lookups over (0, c] and
-// (c, end] see each entry once, whichever collector added it, however the
-// collectors' calls interleave.
+// Each span is looked up once, for the entries added after a time
+// (docs/contract.md, steps 4 and 5), so each linker counts once whichever
+// collector added it: an entry added through another collector is either
+// in Redis when the span is looked up, or added after, and then it is that
+// linker's own lookup that pairs them. No counter or cursor is needed.
 //
 // Time: the times given to Add and Lookup are moved onto the Redis clock
 // by an offset measured with TIME, so that entries written by collectors
@@ -44,18 +44,18 @@ type client interface {
 
 // Index is a link index on Redis. It is safe for concurrent use.
 type Index struct {
-	opt    Options
-	client client
-	window int64 // µs
-	ttl    string
+	opt      Options
+	client   client
+	lifetime int64 // µs
+	ttl      string
 
 	mu       sync.Mutex // serialises connect
 	topo     atomic.Pointer[topology]
 	offset   atomic.Int64 // µs to add to the local clock to read Redis's
 	resynced atomic.Int64 // local unix ns of the last offset measurement
+	latest   atomic.Int64 // local unix µs: the latest time given to Add or Expire
 
 	breaker breaker
-	cursors cursorTable
 	ledger  ledger
 }
 
@@ -74,12 +74,11 @@ func New(o Options) (*Index, error) {
 		return nil, fmt.Errorf("redis index: lifetime %v is not positive", o.Lifetime)
 	}
 	ix := &Index{
-		opt:    o,
-		window: o.Lifetime.Microseconds(),
-		ttl:    strconv.FormatInt((o.Lifetime + time.Second).Milliseconds(), 10),
+		opt:      o,
+		lifetime: o.Lifetime.Microseconds(),
+		ttl:      strconv.FormatInt((o.Lifetime + time.Second).Milliseconds(), 10),
 	}
 	ix.ledger.lifetime = o.Lifetime
-	ix.cursors.keep = o.Lifetime + 30*time.Second // a span is held for the window, released a tick late at most
 	if o.Cluster {
 		ix.client = redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs: o.Endpoints, Username: o.Username, Password: o.Password, TLSConfig: o.TLS,
@@ -142,7 +141,7 @@ func (ix *Index) connect(ctx context.Context) (*topology, error) {
 	} else {
 		t = standalone(ix.opt.Endpoints[0], ix.opt.KeyPrefix)
 	}
-	for _, s := range []*redis.Script{addScript, lookupScript, cursorScript} {
+	for _, s := range []*redis.Script{addScript, lookupScript} {
 		if err := s.Load(ctx, ix.client).Err(); err != nil {
 			return nil, fmt.Errorf("loading the index scripts: %w", err)
 		}
@@ -157,13 +156,13 @@ func (ix *Index) connect(ctx context.Context) (*topology, error) {
 }
 
 // measure sets the offset from the local clock to Redis's, read with TIME
-// on the node of the first counter (the same node for every collector of a
+// on the node of the first route key (the same node for every collector of a
 // fleet), to the microsecond.
 func (ix *Index) measure(ctx context.Context, t *topology) error {
 	var cmd *redis.TimeCmd
 	before := ix.opt.Clock()
 	if c, ok := ix.client.(*redis.ClusterClient); ok {
-		n, err := c.MasterForKey(ctx, t.nodes[0].counter)
+		n, err := c.MasterForKey(ctx, t.nodes[0].route)
 		if err != nil {
 			return fmt.Errorf("finding the clock node: %w", err)
 		}
@@ -180,6 +179,30 @@ func (ix *Index) measure(ctx context.Context, t *topology) error {
 	ix.offset.Store(rt.UnixMicro() - local)
 	ix.resynced.Store(time.Now().UnixNano())
 	return nil
+}
+
+// saw records that the index was given now, by Add or Expire: entries a
+// lifetime older no longer count.
+func (ix *Index) saw(now time.Time) {
+	us := now.UnixMicro()
+	for {
+		old := ix.latest.Load()
+		if us <= old || ix.latest.CompareAndSwap(old, us) {
+			return
+		}
+	}
+}
+
+// floor returns, on the Redis clock in microseconds, the time at or before
+// which entries are past their lifetime, as of the latest time the index
+// was given: a lookup counts none of them, as the memory index has dropped
+// them by then; Redis drops them by TTL on its own clock, later.
+func (ix *Index) floor() int64 {
+	latest := ix.latest.Load()
+	if latest == 0 {
+		return 0
+	}
+	return latest + ix.offset.Load() - ix.lifetime
 }
 
 // redisMicros returns now on the Redis clock, in microseconds.

@@ -8,7 +8,7 @@ import (
 )
 
 // ledger counts the entries this index added that are still within the
-// window: Redis drops them by TTL, and a shared index cannot tell its own
+// lifetime: Redis drops them by TTL, and a shared index cannot tell its own
 // from the fleet's without a scan, so Stats reports this collector's share.
 type ledger struct {
 	mu       sync.Mutex

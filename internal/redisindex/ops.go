@@ -12,9 +12,11 @@ import (
 )
 
 // Add records the links of b, seen at now: one script call per node that
-// holds one of their targets, pipelined. A linker already held for a target
-// within the window is not added again.
+// holds one of their targets, pipelined. Each entry is stamped with now on
+// the Redis clock. A linker already held for a target within the lifetime
+// is not added again.
 func (ix *Index) Add(ctx context.Context, b *linkindex.Links, now time.Time) error {
+	ix.saw(now)
 	if b.Len() == 0 {
 		return nil
 	}
@@ -43,7 +45,7 @@ func (ix *Index) Add(ctx context.Context, b *linkindex.Links, now time.Time) err
 		for _, g := range groups {
 			n := t.nodeOf(ix.opt.KeyPrefix + g.ref)
 			if args[n] == nil {
-				args[n] = []any{us, ix.window, ix.ttl, ix.opt.KeyPrefix}
+				args[n] = []any{us, ix.lifetime, ix.ttl, ix.opt.KeyPrefix}
 			}
 			args[n] = append(args[n], g.ref, len(g.recs))
 			args[n] = append(args[n], g.recs...)
@@ -53,10 +55,8 @@ func (ix *Index) Add(ctx context.Context, b *linkindex.Links, now time.Time) err
 			if c == nil || c.Err() != nil {
 				continue
 			}
-			if r, _ := c.Slice(); len(r) == 2 {
-				if n, ok := r[1].(int64); ok {
-					added += int(n)
-				}
+			if n, err := c.Int64(); err == nil {
+				added += int(n)
 			}
 		}
 		return err
@@ -68,81 +68,27 @@ func (ix *Index) Add(ctx context.Context, b *linkindex.Links, now time.Time) err
 	return nil
 }
 
-// Cursor reads every node's counter, in one pipelined round trip, and
-// returns a cursor that names them. When Redis cannot be read it returns a
-// cursor that every entry lies beyond: a lookup up to it finds nothing, and
-// a span held at it is looked up once, in full, when it is released. The
-// failure goes to Options.Failed.
-func (ix *Index) Cursor() linkindex.Cursor {
-	var stamps map[string]int64
-	err := ix.do(context.Background(), func(ctx context.Context, t *topology) error {
-		args := make([][]any, len(t.nodes))
-		for i, n := range t.nodes {
-			if n.counter != "" {
-				args[i] = []any{}
-			}
-		}
-		cmds, err := ix.run(ctx, t, cursorScript, args)
-		if err != nil {
-			return err
-		}
-		stamps = make(map[string]int64, len(t.nodes))
-		for i, c := range cmds {
-			if c == nil {
-				continue
-			}
-			v, err := c.Int64()
-			if err != nil {
-				return fmt.Errorf("reading the counter %q: %w", t.nodes[i].counter, err)
-			}
-			stamps[t.nodes[i].addr] = v
-		}
-		return nil
-	})
-	if err != nil {
-		stamps = nil
-		ix.opt.Failed("cursor", fmt.Errorf("reading the index cursor from Redis: %w", err))
-	}
-	return ix.cursors.put(stamps, ix.opt.Clock())
-}
-
-// Lookup finds, for every span of q, the linkers whose entries lie in
-// (from, to] and within the window before now, listing the oldest limit of
-// them: one script call per node that holds one of the spans, pipelined.
-func (ix *Index) Lookup(ctx context.Context, q *linkindex.Targets, from, to linkindex.Cursor, now time.Time, limit int) error {
+// Lookup finds, for every span of q, the linkers whose entries were added
+// after since, and within the lifetime before the latest time given to Add
+// or Expire, listing the oldest limit of them: one script call per node
+// that holds one of the spans, pipelined. since is moved onto the Redis
+// clock as Add moves now, so that entries another collector added compare
+// with it as if this collector had added them.
+func (ix *Index) Lookup(ctx context.Context, q *linkindex.Targets, since time.Time, limit int) error {
 	q.ClearResults()
 	if q.Len() == 0 {
 		return nil
 	}
-	var fromStamps, toStamps map[string]int64
-	if from != 0 {
-		fromStamps, _ = ix.cursors.get(from) // unknown: bounds nothing
-	}
-	if to != linkindex.CursorEnd {
-		var ok bool
-		if toStamps, ok = ix.cursors.get(to); !ok || toStamps == nil {
-			return nil // a cursor not read, or forgotten: nothing lies below it
-		}
-	}
 	limit = max(limit, 0)
 	err := ix.do(ctx, func(ctx context.Context, t *topology) error {
-		us := strconv.FormatInt(ix.redisMicros(now), 10)
+		us := strconv.FormatInt(max(ix.redisMicros(since), ix.floor()), 10)
 		args := make([][]any, len(t.nodes))
 		places := make([][]int, len(t.nodes))
 		for i := range q.Len() {
 			ref := refOf(q.At(i))
 			n := t.nodeOf(ix.opt.KeyPrefix + ref)
 			if args[n] == nil {
-				addr := t.nodes[n].addr
-				upper := int64(-1)
-				if toStamps != nil {
-					v, ok := toStamps[addr]
-					if !ok {
-						continue // a node the cursor did not read: nothing below it
-					}
-					upper = v
-				}
-				args[n] = []any{us, ix.window, fromStamps[addr], upper, limit, ix.opt.KeyPrefix}
+				args[n] = []any{us, limit, ix.opt.KeyPrefix}
 			}
 			args[n] = append(args[n], ref)
 			places[n] = append(places[n], i)
@@ -190,7 +136,7 @@ func (ix *Index) run(ctx context.Context, t *topology, script *redis.Script, arg
 				if a == nil || !which(i) {
 					continue
 				}
-				keys := []string{t.nodes[i].counter}
+				keys := []string{t.nodes[i].route}
 				if eval {
 					cmds[i] = script.Eval(ctx, p, keys, a...)
 				} else {
@@ -218,12 +164,12 @@ func (ix *Index) run(ctx context.Context, t *topology, script *redis.Script, arg
 	return cmds, nil
 }
 
-// Expire forgets this index's count of the entries older than the window
-// (Redis drops the entries themselves by TTL) and the cursors no held span
-// can need, and measures the clock offset again when it is due.
+// Expire forgets this index's count of the entries older than the lifetime
+// (Redis drops the entries themselves by TTL), and measures the clock
+// offset again when it is due.
 func (ix *Index) Expire(now time.Time) {
+	ix.saw(now)
 	ix.ledger.expire(now)
-	ix.cursors.expire(now)
 	if ix.opt.Resync > 0 && ix.topo.Load() != nil && time.Since(time.Unix(0, ix.resynced.Load())) >= ix.opt.Resync {
 		if err := ix.do(context.Background(), ix.measure); err != nil {
 			ix.opt.Failed("clock", fmt.Errorf("measuring the Redis clock: %w", err))
@@ -236,7 +182,7 @@ func (ix *Index) Expire(now time.Time) {
 func (ix *Index) Empty() bool { return false }
 
 // Stats reports the entries this index added that are still within the
-// window, and how many of them expired; Redis evicts nothing the index
+// lifetime, and how many of them expired; Redis evicts nothing the index
 // knows of.
 func (ix *Index) Stats() linkindex.Stats { return ix.ledger.stats() }
 

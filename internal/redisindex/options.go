@@ -24,8 +24,9 @@ type Options struct {
 	KeyPrefix string
 	// Timeout bounds each operation's round trips.
 	Timeout time.Duration
-	// Lifetime is how long an entry stays visible: the window plus the
-	// processor's release tick.
+	// Lifetime is how long an entry lives: the processor's reach (the
+	// window plus its release tick), twice that when spans are held. Keys
+	// live a second longer after their last write.
 	Lifetime time.Duration
 	// Clock is the local clock that the Redis clock's offset is measured
 	// against, and that times the back-off; time.Now when nil. The times
@@ -35,7 +36,7 @@ type Options struct {
 	// one minute when zero, never when negative.
 	Resync time.Duration
 	// Failed, when not nil, is told of the failures that no method returns:
-	// those of Cursor and of Expire's clock resync.
+	// those of Expire's clock resync (op "clock").
 	Failed func(op string, err error)
 }
 

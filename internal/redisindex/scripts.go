@@ -5,16 +5,16 @@ import "github.com/redis/go-redis/v9"
 // An entry, as the scripts store it, one after another in the string value
 // of its target's key, in arrival order:
 //
-//	stamp   8 bytes, big-endian double: the node's counter when it was added
-//	time    8 bytes, big-endian double: when, in Redis-clock microseconds
+//	time    8 bytes, big-endian double: when it was added, in Redis-clock
+//	        microseconds
 //	linker 24 bytes: trace ID and span ID
 //	error   1 byte: 1 when the linker ended with status Error
 //	length  2 bytes, big-endian: of the name
 //	name    up to maxName bytes
 //
-// Go sends the last four fields (a record); the scripts add the first two.
+// Go sends the last four fields (a record); the add script adds the time.
 const (
-	headerLen = 16 // stamp and time
+	headerLen = 8 // time
 	refLen    = 24
 	recordMin = refLen + 1 + 2
 	// maxName is the most bytes of a linker's name an entry keeps, so that a
@@ -29,26 +29,17 @@ const scriptFlags = "#!lua flags=allow-cross-slot-keys\n"
 
 // addScript adds a batch's links on one node, atomically.
 //
-// KEYS[1] is the node's counter. ARGV: now (µs), window (µs), ttl (ms),
-// key prefix, then for each target its 24-byte IDs, its record count k and
-// k records. The counter is incremented once, and every new entry is
-// stamped with it, so that a cursor read from the counter afterwards lies
-// at or beyond each of them, and one read before lies below. A linker
-// already held for a target within the window is not added again; entries
-// past the window are dropped as the key is rewritten. Each written key
-// lives ttl after its last write. Returns {stamp, entries added}.
+// KEYS[1] is the node's route key (it only routes the call; nothing is
+// written to it). ARGV: now (µs), lifetime (µs), ttl (ms), key prefix, then
+// for each target its 24-byte IDs, its record count k and k records. Every
+// new entry is stamped with now. A linker already held for a target within
+// the lifetime is not added again; entries past the lifetime are dropped as
+// the key is rewritten. Each written key lives ttl after its last write.
+// Returns the number of entries added.
 var addScript = redis.NewScript(scriptFlags + `
-local s = redis.call('INCR', KEYS[1])
-if s == 1 then
-  -- A new counter (a new or restarted Redis) starts at the server's clock,
-  -- in microseconds, so that it never goes back below a cursor read before.
-  local t = redis.call('TIME')
-  s = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  redis.call('SET', KEYS[1], string.format('%.0f', s))
-end
-local now, win, ttl, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local cutoff = now - win
-local hdr = struct.pack('>dd', s, now)
+local now, life, ttl, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local cutoff = now - life
+local hdr = struct.pack('>d', now)
 local added = 0
 local i = 5
 while i <= #ARGV do
@@ -64,10 +55,10 @@ while i <= #ARGV do
     local held, kept, pruned = {}, {}, false
     local p = 1
     while p <= #v do
-      local _, t = struct.unpack('>dd', v, p)
-      local q = p + 43 + struct.unpack('>H', v, p + 41)
+      local t = struct.unpack('>d', v, p)
+      local q = p + 35 + struct.unpack('>H', v, p + 33)
       if t > cutoff then
-        held[string.sub(v, p + 16, p + 39)] = true
+        held[string.sub(v, p + 8, p + 31)] = true
         kept[#kept + 1] = string.sub(v, p, q - 1)
       else
         pruned = true
@@ -97,39 +88,36 @@ while i <= #ARGV do
   end
   i = i + 2 + k
 end
-return {string.format('%.0f', s), added}
+return added
 `)
 
 // lookupScript looks a batch's spans up on one node; it writes nothing.
 //
-// KEYS[1] is the node's counter (it only routes the call). ARGV: now (µs),
-// window (µs), from and to (stamps; to < 0: no bound), limit, key prefix,
-// then each span's 24-byte IDs. For every span with entries stamped in
-// (from, to] and within the window before now it returns four values: the
-// span's place among the arguments (from 1), the count, the error count,
-// and the first limit records, concatenated.
+// KEYS[1] is the node's route key. ARGV: since (µs), limit, key prefix,
+// then each span's 24-byte IDs. For every span with entries added after
+// since it returns four values: the span's place among the arguments (from
+// 1), the count, the error count, and the first limit records,
+// concatenated.
 var lookupScript = redis.NewScript(scriptFlags + `
-local now, win = tonumber(ARGV[1]), tonumber(ARGV[2])
-local from, to, limit, prefix = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
-local cutoff = now - win
+local since, limit, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local out = {}
-for i = 7, #ARGV do
+for i = 4, #ARGV do
   local v = redis.call('GET', prefix .. ARGV[i])
   if v then
     local n, e, parts = 0, 0, {}
     local p = 1
     while p <= #v do
-      local st, t = struct.unpack('>dd', v, p)
-      local q = p + 43 + struct.unpack('>H', v, p + 41)
-      if t > cutoff and st > from and (to < 0 or st <= to) then
+      local t = struct.unpack('>d', v, p)
+      local q = p + 35 + struct.unpack('>H', v, p + 33)
+      if t > since then
         n = n + 1
-        if string.byte(v, p + 40) == 1 then e = e + 1 end
-        if #parts < limit then parts[#parts + 1] = string.sub(v, p + 16, q - 1) end
+        if string.byte(v, p + 32) == 1 then e = e + 1 end
+        if #parts < limit then parts[#parts + 1] = string.sub(v, p + 8, q - 1) end
       end
       p = q
     end
     if n > 0 then
-      out[#out + 1] = i - 6
+      out[#out + 1] = i - 3
       out[#out + 1] = n
       out[#out + 1] = e
       out[#out + 1] = table.concat(parts)
@@ -137,12 +125,4 @@ for i = 7, #ARGV do
   end
 end
 return out
-`)
-
-// cursorScript reads the node's counter (KEYS[1]); 0 when there is none
-// yet. It is a script, not a GET, so that every command the index sends is
-// a script call, which Redis's command statistics count apart from the
-// commands scripts run.
-var cursorScript = redis.NewScript(scriptFlags + `
-return tonumber(redis.call('GET', KEYS[1]) or '0')
 `)

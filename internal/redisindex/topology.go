@@ -10,11 +10,11 @@ import (
 )
 
 // node is one Redis server that holds part of the index (all of it when
-// standalone), and the key of its counter, which lies in a slot the node
-// serves so that a script called with it runs there.
+// standalone), and its route key, which lies in a slot the node serves so
+// that a script called with it runs there; nothing is written to it.
 type node struct {
-	addr    string
-	counter string
+	addr  string
+	route string
 }
 
 // topology says which node holds each key.
@@ -33,11 +33,11 @@ func (t *topology) nodeOf(key string) int {
 
 // standalone returns the topology of one server.
 func standalone(addr, prefix string) *topology {
-	return &topology{nodes: []node{{addr: addr, counter: prefix + "seq"}}}
+	return &topology{nodes: []node{{addr: addr, route: prefix + "seq"}}}
 }
 
 // clusterTopology reads the masters and their slots from a Cluster and
-// picks each master's counter key.
+// picks each master's route key.
 func clusterTopology(ctx context.Context, c *redis.ClusterClient, prefix string) (*topology, error) {
 	ranges, err := c.ClusterSlots(ctx).Result()
 	if err != nil {
@@ -66,14 +66,14 @@ func clusterTopology(ctx context.Context, c *redis.ClusterClient, prefix string)
 	if covered != clusterSlots {
 		return nil, fmt.Errorf("the cluster serves %d of %d hash slots", covered, clusterSlots)
 	}
-	// Each master's counter: the first key prefix+"seq{n}" in its slots.
+	// Each master's route key: the first key prefix+"seq{n}" in its slots.
 	// A prefix with a hash tag puts every key in one slot: the masters that
-	// do not serve it hold no keys and need no counter.
+	// do not serve it hold no keys and need no route key.
 	need := len(t.nodes)
 	for n := 0; need > 0 && n < 1_000_000; n++ {
 		k := prefix + "seq{" + strconv.Itoa(n) + "}"
-		if nd := &t.nodes[t.slots[keySlot(k)]]; nd.counter == "" {
-			nd.counter = k
+		if nd := &t.nodes[t.slots[keySlot(k)]]; nd.route == "" {
+			nd.route = k
 			need--
 		}
 	}
