@@ -228,11 +228,15 @@ func TestFleetRedisRestart(t *testing.T) {
 
 	var sent []ptrace.Traces
 	send := func(c *collector, td ptrace.Traces) { post(t, c, td); sent = append(sent, td) }
-	// Before: batches to B, then their orders 1-10 to A, which find them on
-	// arrival (held across the restart, they could not on release: Redis
-	// restarts empty).
+	// Before: batches to B, then their orders 1-10 to A, held and looked up
+	// once, on release. They leave before Redis is killed: a span held
+	// across the restart is looked up in an emptied Redis, and finds none of
+	// the linkers it had.
 	send(b, batchesTraces(1, 2, 5))
 	send(a, ordersTraces(1, 10))
+	if n := len(wantRefs(sent...)); !s.waitFor(30*time.Second, func(got []ptrace.Span) bool { return len(got) >= n }) {
+		t.Fatalf("%d of %d spans sent before the kill arrived within 30s", len(s.received()), n)
+	}
 	// Redis killed: orders 11-20 and their batches pass.
 	r.stop()
 	send(a, ordersTraces(11, 20))
