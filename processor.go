@@ -126,6 +126,7 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 	}
 	var c counts
 	defer p.tel.record(ctx, &c)
+	stripOwned(td) // the spanlinks. namespace is the processor's
 	sc := scratchPool.Get().(*scratch)
 	eachLinkingSpan(td, func(span ptrace.Span) {
 		st := repairLinks(span, p.cfg, sc, p.dropLog) // 1. validate, 2. truncate
