@@ -27,6 +27,7 @@ type linkerKey struct {
 	key    Key
 	bits   uint32 // linkerBits(key), set by the in-memory index
 	name   string
+	stored string // the copy of name the index stores, once made
 	failed bool
 }
 
@@ -37,9 +38,10 @@ func (b *Links) Link(target Key) {
 }
 
 // Linker names the span that links to the targets given to Link since the
-// last call: its IDs, its name, and whether it ended with status Error.
+// last call: its IDs, its name, and whether it ended with status Error. The
+// name is kept cut to MaxNameBytes.
 func (b *Links) Linker(k Key, name string, failed bool) {
-	b.linkers = append(b.linkers, linkerKey{key: k, name: name, failed: failed})
+	b.linkers = append(b.linkers, linkerKey{key: k, name: cutName(name), failed: failed})
 }
 
 // Len reports how many links b holds.

@@ -1,6 +1,28 @@
 package linkindex
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxNameBytes is the most bytes of a linking span's name an index stores:
+// a longer name is cut, at a rune boundary, so that what a sender puts in a
+// span name cannot grow an entry.
+const MaxNameBytes = 256
+
+// cutName returns name cut to at most MaxNameBytes bytes, at the start of
+// a rune: a valid UTF-8 name stays valid. It does not copy.
+func cutName(name string) string {
+	if len(name) <= MaxNameBytes {
+		return name
+	}
+	i := MaxNameBytes
+	// Back up over at most the continuation bytes of one rune.
+	for j := 0; j < utf8.UTFMax-1 && !utf8.RuneStart(name[i]); j++ {
+		i--
+	}
+	return name[:i]
+}
 
 // nameTable interns the span names of one index shard's linkers, so that an
 // entry holds a 4-byte id instead of a string: span names repeat, and
@@ -18,8 +40,10 @@ type nameTable struct {
 	hasID  bool // last and lastID are set
 }
 
-// intern returns the id of name, taking one reference on it.
-func (t *nameTable) intern(name string) uint32 {
+// intern returns the id of name, taking one reference on it. A name new to
+// the table is stored as *stored, when set, or as a copy of name, which
+// then becomes *stored: the shards a linker's links land in share one copy.
+func (t *nameTable) intern(name string, stored *string) uint32 {
 	if t.hasID && name == t.last {
 		t.refs[t.lastID]++
 		return t.lastID
@@ -30,8 +54,11 @@ func (t *nameTable) intern(name string) uint32 {
 			t.ids = make(map[string]uint32)
 		}
 		// A copy, so that the table never keeps alive the memory the name
-		// was cut from.
-		name = strings.Clone(name)
+		// was cut from; one per linker, whichever shards hold it.
+		if *stored == "" {
+			*stored = strings.Clone(name)
+		}
+		name = *stored
 		if n := len(t.free); n > 0 {
 			id = t.free[n-1]
 			t.free = t.free[:n-1]

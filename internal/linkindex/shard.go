@@ -188,7 +188,7 @@ func (s *indexShard) push(target Key, h uint64, l *linkerKey, t int64, slot int,
 	e := &s.ring[i]
 	*e = indexEntry{target: target, linker: l.key, cursor: c}
 	m := &s.meta[i]
-	*m = entryMeta{at: t, name: s.names.intern(l.name)}
+	*m = entryMeta{at: t, name: s.names.intern(l.name, &l.stored)}
 	if l.failed {
 		m.name |= entryErr
 	}
