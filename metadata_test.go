@@ -57,7 +57,7 @@ func registeredMetrics(t *testing.T) map[string]metricdata.Metrics {
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 	ix := linkindex.NewMemory(time.Second, 10)
-	tm, err := newTelemetry(tel.NewTelemetrySettings(), newHold(1, 10), ix)
+	tm, err := newTelemetry(tel.NewTelemetrySettings(), newHold(1, 10, 1000), ix)
 	require.NoError(t, err)
 	ctx := context.Background()
 	tm.record(ctx, &counts{invalid: 1, duplicate: 1, self: 1, limit: 1, attrsDropped: 1, batchSpans: 1, backlinkedSpans: 1})

@@ -35,6 +35,10 @@ const (
 	releaseWindow   = "window"
 	releaseCapacity = "capacity"
 	releaseShutdown = "shutdown"
+	// releaseFull: spans that were never held, because the hold and the
+	// spans due for release were full, or the batch alone is over the
+	// hold's limits; they passed in their sender's call.
+	releaseFull = "full"
 )
 
 // Reasons index entries leave, the reason attribute of index_evictions.
@@ -76,7 +80,7 @@ func newTelemetry(set component.TelemetrySettings, held *hold, index linkIndex) 
 	m := set.MeterProvider.Meter(scopeName)
 	t := &telemetry{
 		dropReason:    reasons(dropInvalid, dropDuplicate, dropSelf, dropLimit),
-		releaseReason: reasons(releaseWindow, releaseCapacity, releaseShutdown),
+		releaseReason: reasons(releaseWindow, releaseCapacity, releaseShutdown, releaseFull),
 	}
 	var errs []error
 	counter := func(name, desc, unit string) metric.Int64Counter {
@@ -88,7 +92,7 @@ func newTelemetry(set component.TelemetrySettings, held *hold, index linkIndex) 
 	t.attrsDropped = counter(metricLinkAttributesDropped, "Link attributes dropped over max_attributes_per_link.", "{attribute}")
 	t.batchSpans = counter(metricBatchSpans, "Batch spans annotated with spanlinks.links.* attributes.", "{span}")
 	t.backlinkedSpans = counter(metricBacklinkedSpans, "Origin spans given spanlinks.backlinks.* attributes.", "{span}")
-	t.releasedSpans = counter(metricReleasedSpans, "Held spans released, by reason: window, capacity, shutdown.", "{span}")
+	t.releasedSpans = counter(metricReleasedSpans, "Held spans released, by reason: window, capacity, shutdown; full: spans passed unheld, the hold being full.", "{span}")
 	t.releaseErrors = counter(metricReleaseErrors, "Released spans that the next consumer refused; they are logged.", "{span}")
 
 	heldSpans, err := m.Int64ObservableGauge(metricHeldSpans, metric.WithDescription("Spans held waiting for their linkers."), metric.WithUnit("{span}"))

@@ -185,14 +185,14 @@ func TestGauges(t *testing.T) {
 	// that arrived at the same instant as the orders.
 	window := p.cfg.Backlinks.Window
 	clock.Set(start.Add(window))
-	p.releaseExpired()
+	p.releaseDue(nil)
 	assert.Zero(t, metricValue(t, tel, metricHeldSpans, ""))
 	assert.Equal(t, int64(8), metricValue(t, tel, metricReleasedSpans, releaseWindow))
 	assert.Equal(t, int64(7), metricValue(t, tel, metricBacklinkedSpans, ""))
 	assert.Equal(t, int64(7), metricValue(t, tel, metricIndexEntries, ""), "entries outlive the window by the release loop's tick")
 
 	clock.Set(start.Add(window + min(window/10, time.Second)))
-	p.releaseExpired()
+	p.releaseDue(nil)
 	assert.Zero(t, metricValue(t, tel, metricIndexEntries, ""))
 	assert.Equal(t, int64(7), metricValue(t, tel, metricIndexEvictions, evictExpired))
 	require.NoError(t, p.Shutdown(ctx))
