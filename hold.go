@@ -4,7 +4,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
@@ -17,8 +16,7 @@ type heldBatch struct {
 	bytes   int         // their protobuf size when held
 	client  client.Info // who sent it: released under the sender's metadata
 	arrived time.Time
-	seen    linkindex.Cursor // the index entries its spans' backlinks already count
-	reason  string           // why it is released, once it is due
+	reason  string // why it is released, once it is due
 }
 
 // holdResult is what hold.add did with a batch.
@@ -62,10 +60,9 @@ func newHold(window time.Duration, limit, limitBytes int) *hold {
 	return &hold{window: window, limit: limit, limitBytes: limitBytes}
 }
 
-// add holds td, n spans of size bytes sent by from that arrived at now
-// with the backlinks up to seen, making older batches due if it needs
-// room, and reports what it did.
-func (h *hold) add(td ptrace.Traces, n, size int, from client.Info, now time.Time, seen linkindex.Cursor) holdResult {
+// add holds td, n spans of size bytes sent by from that arrived at now,
+// making older batches due if it needs room, and reports what it did.
+func (h *hold) add(td ptrace.Traces, n, size int, from client.Info, now time.Time) holdResult {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed || n > h.limit || size > h.limitBytes {
@@ -83,7 +80,7 @@ func (h *hold) add(td ptrace.Traces, n, size int, from client.Info, now time.Tim
 	if h.spans+n > h.limit || h.bytes+size > h.limitBytes {
 		return notHeld
 	}
-	h.queue = append(h.queue, heldBatch{td: td, spans: n, bytes: size, client: from, arrived: now, seen: seen})
+	h.queue = append(h.queue, heldBatch{td: td, spans: n, bytes: size, client: from, arrived: now})
 	h.spans += n
 	h.bytes += size
 	return r

@@ -17,14 +17,12 @@ import (
 type linkIndex interface {
 	// Add records the links gathered in b, seen at now.
 	Add(ctx context.Context, b *linkindex.Links, now time.Time) error
-	// Cursor returns the index's position now: every entry added from then
-	// on lies beyond it.
-	Cursor() linkindex.Cursor
 	// Lookup finds, for every span gathered in q, the linkers whose entries
-	// lie in (from, to] and within the window before now, listing the
-	// oldest limit of them, and stores them in q.
-	Lookup(ctx context.Context, q *linkindex.Targets, from, to linkindex.Cursor, now time.Time, limit int) error
-	// Expire drops the entries older than the window.
+	// were added after since, listing the oldest limit of them, and stores
+	// them in q. Each span is looked up once: when it passes, or when it
+	// leaves the hold, so that each linker counts once.
+	Lookup(ctx context.Context, q *linkindex.Targets, since time.Time, limit int) error
+	// Expire drops the entries older than the index's lifetime.
 	Expire(now time.Time)
 	// Empty reports whether the index holds no entry; it is cheap, so that
 	// a batch skips its lookups while nothing links anywhere.

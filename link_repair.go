@@ -42,9 +42,9 @@ const (
 )
 
 // repairLinks validates, deduplicates and truncates span's links and limits
-// their attributes (DESIGN.md steps 1 and 2). Every link it drops is added
-// to the span's DroppedLinksCount. sc is scratch space reused across spans;
-// the stats returned live in it. log, when not nil, is told of every
+// their attributes (docs/contract.md, steps 1 and 2). Every link it drops is
+// added to the span's DroppedLinksCount. sc is scratch space reused across
+// spans; the stats returned live in it. log, when not nil, is told of every
 // dropped link. A span without links costs a few loads: this is inlined.
 func repairLinks(span ptrace.Span, cfg *Config, sc *scratch, log *zap.Logger) linkStats {
 	st := &sc.stats

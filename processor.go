@@ -29,6 +29,7 @@ type spanLinksProcessor struct {
 	hold   *hold         // nil when no span is held
 	holdIf *holdMatcher  // nil when every span is held
 	tick   time.Duration // how often the release loop checks for due spans; 0: only when woken
+	reach  time.Duration // how long before a span arrived its linkers count: the window and a tick
 	manual bool          // tests: Start starts no release loop; the test calls releaseDue
 
 	tel     *telemetry
@@ -49,13 +50,20 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*s
 	}
 	if b := cfg.Backlinks; b.Enabled {
 		// The release loop runs every tick, so a span held for the window
-		// leaves up to a tick late; index entries live a tick longer than
-		// the window, so that it still sees a linker that came right after it.
+		// leaves up to a tick late; linkers count for a tick longer than
+		// the window, so that a span still sees a linker that came right
+		// after it.
 		p.tick = min(b.Window/10, time.Second)
-		p.index = newLinkIndex(&cfg.Backlinks, b.Window+p.tick)
+		p.reach = b.Window + p.tick
+		lifetime := p.reach
 		if b.Hold.Mode != HoldNone {
 			p.hold = newHold(b.Window, b.MaxHeldSpans, math.MaxInt)
+			// A held span is looked up once, on release, up to a reach
+			// after it arrived, for the linkers of up to a reach before:
+			// index entries live for both.
+			lifetime = 2 * p.reach
 		}
+		p.index = newLinkIndex(&cfg.Backlinks, lifetime)
 		if b.Hold.Mode == "" {
 			m, err := newHoldMatcher(b.Hold.Conditions, set.TelemetrySettings)
 			if err != nil {
@@ -164,35 +172,36 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 	if p.index == nil {
 		return p.next.ConsumeTraces(ctx, td)
 	}
-	// 5. Backlink, in a second pass so that the order of spans within td
-	// does not matter. Held spans get the rest, after seen, on release.
-	seen := p.index.Cursor()
-	c.backlinkedSpans += p.backlink(ctx, td, 0, seen, now)
-	if p.hold == nil {
-		return p.next.ConsumeTraces(ctx, td)
-	}
-	// 6. Hold. Spans that became due to make room go to the release loop.
-	if held, n := p.takeHeld(ctx, td); n > 0 {
-		switch p.hold.add(held, n, 0, client.FromContext(ctx), now, seen) {
-		case heldDue:
-			p.kick()
-		case notHeld:
-			// The hold is full and the release loop behind: the spans
-			// pass now, not held, rather than wait or grow the hold.
-			p.tel.releasedSpans.Add(ctx, int64(n), p.tel.releaseReason[releaseFull])
-			held.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
+	if p.hold != nil {
+		// 6. Hold: the spans to hold leave td; they are looked up once,
+		// when they are released. Spans that became due to make room go
+		// to the release loop.
+		if held, n := p.takeHeld(ctx, td); n > 0 {
+			switch p.hold.add(held, n, 0, client.FromContext(ctx), now) {
+			case heldDue:
+				p.kick()
+			case notHeld:
+				// The hold is full and the release loop behind: the
+				// spans pass now, not held, rather than wait or grow
+				// the hold.
+				p.tel.releasedSpans.Add(ctx, int64(n), p.tel.releaseReason[releaseFull])
+				held.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
+			}
+		}
+		if td.ResourceSpans().Len() == 0 {
+			return nil
 		}
 	}
-	if td.ResourceSpans().Len() == 0 {
-		return nil
-	}
+	// 5. Backlink the spans that pass now, in a second pass so that the
+	// order of spans within td does not matter.
+	c.backlinkedSpans += p.backlink(ctx, td, now.Add(-p.reach))
 	return p.next.ConsumeTraces(ctx, td)
 }
 
 // backlink writes on every span of td the backlinks whose index entries
-// lie in (from, to], and returns how many spans got their first backlinks.
-// The spans are looked up together, then written in order.
-func (p *spanLinksProcessor) backlink(ctx context.Context, td ptrace.Traces, from, to linkindex.Cursor, now time.Time) int {
+// were added after since, and returns how many spans got their first
+// backlinks. The spans are looked up together, then written in order.
+func (p *spanLinksProcessor) backlink(ctx context.Context, td ptrace.Traces, since time.Time) int {
 	if p.index.Empty() {
 		return 0 // nothing links anywhere: no span has backlinks
 	}
@@ -204,7 +213,7 @@ func (p *spanLinksProcessor) backlink(ctx context.Context, td ptrace.Traces, fro
 	eachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) {
 		q.Add(linkindex.KeyOf(span.TraceID(), span.SpanID()))
 	})
-	if err := p.index.Lookup(ctx, q, from, to, now, b.MaxBacklinksPerSpan); err != nil {
+	if err := p.index.Lookup(ctx, q, since, b.MaxBacklinksPerSpan); err != nil {
 		p.indexFailed("lookup", err)
 		return 0
 	}
@@ -255,7 +264,7 @@ func (p *spanLinksProcessor) release(batches []heldBatch, now time.Time) {
 	var c counts
 	for _, b := range batches {
 		ctx := client.NewContext(context.Background(), b.client)
-		c.backlinkedSpans += p.backlink(ctx, b.td, b.seen, linkindex.CursorEnd, now)
+		c.backlinkedSpans += p.backlink(ctx, b.td, b.arrived.Add(-p.reach))
 		p.tel.releasedSpans.Add(ctx, int64(b.spans), p.tel.releaseReason[b.reason])
 		if err := p.next.ConsumeTraces(ctx, b.td); err != nil {
 			p.tel.releaseErrors.Add(ctx, int64(b.spans))

@@ -43,8 +43,8 @@ func TestAddBatchMatchesOneByOne(t *testing.T) {
 					t.Fatalf("round %d: Stats %+v vs %+v", round, one.ix.Stats(), batched.Stats())
 				}
 				for n := range uint64(200) {
-					want := one.lookup(idxRef(n), 0, CursorEnd, now, 8)
-					if got := lookup1(batched, idxRef(n), 0, CursorEnd, now, 8); !reflect.DeepEqual(got, want) {
+					want := one.lookup(idxRef(n), allTime, 8)
+					if got := lookup1(batched, idxRef(n), allTime, 8); !reflect.DeepEqual(got, want) {
 						t.Fatalf("round %d, target %d: batched %+v, link by link %+v", round, n, got, want)
 					}
 				}
@@ -67,33 +67,33 @@ func TestLookupBatchMatchesOneByOne(t *testing.T) {
 			o := &one{ix: ix}
 			var q Targets
 			now := idxT0
-			var cursors []Cursor
+			var sinces []time.Time
 			hits := 0
 			for round := range 30 {
 				now = now.Add(time.Second)
 				for range 50 * (round + 1) {
 					o.add(idxRef(uint64(r.IntN(300))), idxLinker(uint64(r.IntN(500)), r.IntN(4) == 0), now)
 				}
-				cursors = append(cursors, ix.Cursor())
+				sinces = append(sinces, now)
 				var refs []Ref
 				for range 50 + r.IntN(350) {
 					ref := idxRef(uint64(r.IntN(400))) // 300 and over: never linked
 					refs = append(refs, ref)
 					q.Add(KeyOf(ref.TraceID, ref.SpanID))
 				}
-				from := Cursor(0)
+				from := allTime
 				if round > 0 && r.IntN(2) == 0 {
-					from = cursors[r.IntN(len(cursors)-1)] // an earlier round's
+					from = sinces[r.IntN(len(sinces)-1)] // an earlier round's
 				}
 				limit := []int{0, 1, 8, 32, 1000}[r.IntN(5)]
-				if err := ix.Lookup(context.Background(), &q, from, CursorEnd, now, limit); err != nil {
+				if err := ix.Lookup(context.Background(), &q, from, limit); err != nil {
 					t.Fatal(err)
 				}
 				if q.Len() != len(refs) {
 					t.Fatalf("round %d: %d answers for %d spans", round, q.Len(), len(refs))
 				}
 				for i, ref := range refs {
-					want := o.lookup(ref, from, CursorEnd, now, limit)
+					want := o.lookup(ref, from, limit)
 					if want.Count > 0 {
 						hits++
 					}

@@ -66,7 +66,7 @@ func BenchmarkLinkIndexLookupHit(b *testing.B) {
 	b.ReportAllocs()
 	i, listed := 0, 0
 	for b.Loop() {
-		listed += len(o.lookup(targets[i%len(targets)], 0, CursorEnd, now, 32).Linkers)
+		listed += len(o.lookup(targets[i%len(targets)], allTime, 32).Linkers)
 		i++
 	}
 	b.ReportMetric(float64(listed)/float64(i), "linkers/op")
@@ -85,7 +85,7 @@ func BenchmarkLinkIndexLookupMiss(b *testing.B) {
 	b.ReportAllocs()
 	i, hits := 0, 0
 	for b.Loop() {
-		hits += o.lookup(misses[i%len(misses)], 0, CursorEnd, now, 32).Count
+		hits += o.lookup(misses[i%len(misses)], allTime, 32).Count
 		i++
 	}
 	b.ReportMetric(float64(hits)/float64(i), "hits/op")
@@ -102,7 +102,7 @@ func BenchmarkLinkIndexParallel(b *testing.B) {
 		r := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 		o := &one{ix: ix}
 		for pb.Next() {
-			o.lookup(randRef(r), 0, CursorEnd, now, 32)
+			o.lookup(randRef(r), allTime, 32)
 			o.add(randRef(r), Linker{Ref: randRef(r), Name: benchName}, now)
 		}
 	})

@@ -5,6 +5,9 @@ import (
 	"time"
 )
 
+// allTime is a time before every entry of the tests.
+var allTime = time.Unix(0, 0)
+
 // one adds and looks up one link or span at a time, reusing the memory of
 // its batches.
 type one struct {
@@ -21,12 +24,12 @@ func (o *one) add(target Ref, l Linker, now time.Time) {
 	_ = o.ix.Add(context.Background(), &o.links, now) // the in-memory index never fails
 }
 
-// lookup returns the backlinks of target; its linkers are valid until the
+// lookup returns the backlinks of target added after since; its linkers are valid until the
 // next lookup.
-func (o *one) lookup(target Ref, from, to Cursor, now time.Time, limit int) Backlinks {
+func (o *one) lookup(target Ref, since time.Time, limit int) Backlinks {
 	o.targets.Reset()
 	o.targets.Add(KeyOf(target.TraceID, target.SpanID))
-	_ = o.ix.Lookup(context.Background(), &o.targets, from, to, now, limit) // the in-memory index never fails
+	_ = o.ix.Lookup(context.Background(), &o.targets, since, limit) // the in-memory index never fails
 	return o.targets.Result(0)
 }
 
@@ -36,6 +39,6 @@ func add1(ix *Memory, target Ref, l Linker, now time.Time) {
 }
 
 // lookup1 looks one target up in ix: a batch of one.
-func lookup1(ix *Memory, target Ref, from, to Cursor, now time.Time, limit int) Backlinks {
-	return (&one{ix: ix}).lookup(target, from, to, now, limit)
+func lookup1(ix *Memory, target Ref, since time.Time, limit int) Backlinks {
+	return (&one{ix: ix}).lookup(target, since, limit)
 }

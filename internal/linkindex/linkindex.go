@@ -1,6 +1,7 @@
 // Package linkindex maps span link targets to the spans that link to them,
 // for the spanlinks processor: an entry is one (target, linker) pair, seen
-// at a time and given a cursor, and lives for a window.
+// at a time, and lives for the index's lifetime; a lookup counts the entries
+// added after a given time.
 //
 // Work comes in batches: a batch's links are gathered in a Links and added
 // together, and a batch's spans are gathered in a Targets and looked up
@@ -11,7 +12,6 @@ package linkindex
 
 import (
 	"encoding/binary"
-	"math"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 )
@@ -36,14 +36,6 @@ type Backlinks struct {
 	ErrorCount int      // how many of those ended with status Error
 	Linkers    []Linker // the first (oldest) of them, up to a limit, in arrival order
 }
-
-// Cursor orders the entries of an index by when they were added, so that a
-// span held while its linkers arrive can ask for exactly those it has not
-// seen yet: lookups over (0, c] and (c, CursorEnd] see each entry once.
-type Cursor uint64
-
-// CursorEnd lies beyond every entry.
-const CursorEnd = Cursor(math.MaxUint64)
 
 // Stats reports what an index holds and what it dropped, by reason, since
 // it was created.

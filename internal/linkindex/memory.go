@@ -5,8 +5,6 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"time"
-
-	"sync/atomic"
 )
 
 const (
@@ -25,13 +23,13 @@ const (
 )
 
 // Memory is the in-memory index. Targets are spread over shards by a hash,
-// each shard with its own lock, so no lock is global. An entry added at t is
-// visible while now-t < window. It is safe for concurrent use.
+// each shard with its own lock, so no lock is global. An entry added at t
+// lives until an Add or Expire at t+window or later. It is safe for
+// concurrent use.
 type Memory struct {
-	cursor atomic.Uint64 // the last cursor given to an entry
-	window int64         // nanoseconds
-	shift  uint          // 64 - log2(len(shards)): the hash's top bits pick the shard
-	seed   uint64        // of the hash that places targets in a shard's table
+	window int64  // nanoseconds
+	shift  uint   // 64 - log2(len(shards)): the hash's top bits pick the shard
+	seed   uint64 // of the hash that places targets in a shard's table
 	shards []indexShard
 }
 
@@ -108,32 +106,26 @@ func (ix *Memory) Add(_ context.Context, b *Links, now time.Time) error {
 		s.table.touch(group)
 		for j := range group {
 			p := &group[j]
-			s.add(p.target, p.hash, &b.linkers[p.pos], t, &ix.cursor)
+			s.add(p.target, p.hash, &b.linkers[p.pos], t)
 		}
 		s.mu.Unlock()
 	}
 	return nil
 }
 
-// Cursor returns the index's position now: every entry added from then on
-// lies beyond it.
-func (ix *Memory) Cursor() Cursor {
-	return Cursor(ix.cursor.Load())
-}
-
-// Lookup finds, for every span of q, the linkers whose entries lie in
-// (from, to] and within the window before now, listing the oldest limit of
-// them (none when limit <= 0), and stores them in q. It answers shard by
+// Lookup finds, for every span of q, the linkers whose entries were added
+// after since, listing the oldest limit of them (none when limit <= 0), and
+// stores them in q. It answers shard by
 // shard, one lock per shard, and reads the table slots of all of a shard's
 // spans before it uses any, so that their cache misses overlap; an empty
 // shard answers without locking. It never fails.
-func (ix *Memory) Lookup(_ context.Context, q *Targets, from, to Cursor, now time.Time, limit int) error {
+func (ix *Memory) Lookup(_ context.Context, q *Targets, since time.Time, limit int) error {
 	q.clearResults()
 	if cap(q.linkers) < q.need {
 		q.linkers = make([]Linker, 0, q.need)
 	}
 	q.need = 0
-	t := now.UnixNano()
+	t := since.UnixNano()
 	ix.place(q.targets)
 	q.groups.group(q.targets, len(ix.shards))
 	for i := range ix.shards {
@@ -143,7 +135,6 @@ func (ix *Memory) Lookup(_ context.Context, q *Targets, from, to Cursor, now tim
 			continue
 		}
 		s.mu.Lock()
-		s.expire(t, ix.window)
 		s.table.touch(group)
 		for _, p := range group {
 			_, newest, ok := s.find(p.target, p.hash)
@@ -153,7 +144,7 @@ func (ix *Memory) Lookup(_ context.Context, q *Targets, from, to Cursor, now tim
 			// The linkers go into the spare memory of q.linkers when it
 			// is large enough, so that earlier results stay where they are.
 			spare := q.linkers[len(q.linkers):]
-			r := s.backlinks(newest, from, to, t-ix.window, limit, spare)
+			r := s.backlinks(newest, t, limit, spare)
 			if n := len(r.Linkers); n > 0 && n <= cap(spare) {
 				q.linkers = q.linkers[:len(q.linkers)+n]
 			}
@@ -177,8 +168,7 @@ func (ix *Memory) Expire(now time.Time) {
 }
 
 // Empty reports whether no shard holds an entry. It reads each shard's flag
-// without its lock: an entry added before the caller read a cursor is seen,
-// as by Lookup.
+// without its lock: an entry whose Add returned before is seen.
 func (ix *Memory) Empty() bool {
 	for i := range ix.shards {
 		if !ix.shards[i].empty.Load() {

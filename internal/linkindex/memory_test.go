@@ -102,7 +102,7 @@ func TestLinkIndexEvictsOldestFirst(t *testing.T) {
 	}
 	add1(ix, idxRef(2), idxLinker(20, false), idxAt(5))
 	want := Backlinks{Count: 2, Linkers: []Linker{idxLinker(13, false), idxLinker(14, false)}}
-	if got := lookup1(ix, idxRef(1), 0, CursorEnd, idxAt(6), 8); !reflect.DeepEqual(got, want) {
+	if got := lookup1(ix, idxRef(1), allTime, 8); !reflect.DeepEqual(got, want) {
 		t.Errorf("Lookup = %+v, want %+v", got, want)
 	}
 	if st := ix.Stats(); st.Evicted != 3 {
@@ -121,7 +121,7 @@ func TestLinkIndexRemovesKeys(t *testing.T) {
 	if k := idxKey(1); func() bool { _, _, ok := ix.shards[0].find(k, refHash(k, ix.seed)); return ok }() {
 		t.Error("key for target 1 kept after its entries were evicted")
 	}
-	if got := lookup1(ix, idxRef(1), 0, CursorEnd, idxAt(3), 8); !reflect.DeepEqual(got, Backlinks{}) {
+	if got := lookup1(ix, idxRef(1), allTime, 8); !reflect.DeepEqual(got, Backlinks{}) {
 		t.Errorf("Lookup of evicted target = %+v, want a miss", got)
 	}
 	if n := ix.shards[0].table.liveKeys(ix.shards[0].stale); n != 4 {
@@ -156,7 +156,7 @@ func TestLinkIndexRingGrowthKeepsOrder(t *testing.T) {
 		add1(ix, idxRef(3+i), l, idxAt(time.Minute))
 		want = append(want, l)
 	}
-	got := lookup1(ix, idxRef(1), 0, CursorEnd, idxAt(time.Minute), n)
+	got := lookup1(ix, idxRef(1), allTime, n)
 	if got.Count != n || !reflect.DeepEqual(got.Linkers, want) {
 		t.Errorf("Lookup after growth: Count %d, order kept %v; want %d in order", got.Count, reflect.DeepEqual(got.Linkers, want), n)
 	}
@@ -188,9 +188,9 @@ func TestLinkIndexMissDoesNotAllocate(t *testing.T) {
 	}
 	miss := idxRef(1 << 40)
 	o := &one{ix: ix}
-	o.lookup(miss, 0, CursorEnd, idxT0, 32) // grows the batch's memory once
+	o.lookup(miss, allTime, 32) // grows the batch's memory once
 	allocs := testing.AllocsPerRun(1000, func() {
-		if b := o.lookup(miss, 0, CursorEnd, idxT0, 32); b.Count != 0 {
+		if b := o.lookup(miss, allTime, 32); b.Count != 0 {
 			t.Fatalf("Lookup of a miss = %+v", b)
 		}
 	})

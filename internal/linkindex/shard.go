@@ -13,7 +13,6 @@ import (
 type indexEntry struct {
 	target Key
 	linker Key
-	cursor uint64 // its place in the order of all entries of the index
 }
 
 // entryMeta is what expiring and evicting an entry read, apart from the
@@ -97,21 +96,15 @@ func (s *indexShard) prev(i int, seq uint64) (uint64, bool) {
 	return seq - p, p != 0 && p <= seq-s.head
 }
 
-// backlinks counts the entries of the chain from newest that lie in
-// (from, to] and were added after oldest, and lists the first limit of them
-// in buf's memory, or in new memory if buf is too small.
-func (s *indexShard) backlinks(newest uint64, from, to Cursor, oldest int64, limit int, buf []Linker) Backlinks {
+// backlinks counts the entries of the chain from newest that were added
+// after since, and lists the first limit of them in buf's memory, or in new
+// memory if buf is too small. It walks the whole chain: concurrent adds may
+// put entries in an order a little off their times.
+func (s *indexShard) backlinks(newest uint64, since int64, limit int, buf []Linker) Backlinks {
 	var b Backlinks
-	live := func(i int) bool {
-		c := s.ring[i].cursor
-		return c > uint64(from) && c <= uint64(to) && s.meta[i].at > oldest
-	}
 	for seq, ok := newest, true; ok; {
 		i := s.index(seq)
-		if s.ring[i].cursor <= uint64(from) {
-			break // the chain runs newest first: the rest is older still
-		}
-		if live(i) {
+		if s.meta[i].at > since {
 			b.Count++
 			if s.meta[i].err() {
 				b.ErrorCount++
@@ -129,9 +122,8 @@ func (s *indexShard) backlinks(newest uint64, from, to Cursor, oldest int64, lim
 	k := b.Count
 	for seq, ok := newest, true; ok && k > 0; {
 		i := s.index(seq)
-		if live(i) {
+		if m := &s.meta[i]; m.at > since {
 			if k--; k < n {
-				m := &s.meta[i]
 				b.Linkers[k] = Linker{Ref: s.ring[i].linker.Ref(), Name: s.names.name(m.nameID()), Error: m.err()}
 			}
 		}
@@ -150,7 +142,7 @@ func (s *indexShard) expire(now, window int64) {
 
 // add adds an entry for target, with hash h, linked by l at t, unless l is
 // already held for target; s.mu must be held.
-func (s *indexShard) add(target Key, h uint64, l *linkerKey, t int64, cursor *atomic.Uint64) {
+func (s *indexShard) add(target Key, h uint64, l *linkerKey, t int64) {
 	slot, newest, found := s.find(target, h)
 	// The slot's Bloom filter tells most new linkers without a walk.
 	walk := found && s.table.mayHold(slot, l.bits)
@@ -161,13 +153,12 @@ func (s *indexShard) add(target Key, h uint64, l *linkerKey, t int64, cursor *at
 		}
 		seq, ok = s.prev(i, seq)
 	}
-	s.push(target, h, l, t, slot, newest, found, cursor)
+	s.push(target, h, l, t, slot, newest, found)
 }
 
 // push appends an entry for target, with hash h, linked by l at t,
-// evicting the oldest entry if the shard is full, and gives it the next
-// cursor. slot, newest and found are what find returned for target.
-func (s *indexShard) push(target Key, h uint64, l *linkerKey, t int64, slot int, newest uint64, found bool, cursor *atomic.Uint64) {
+// evicting the oldest entry if the shard is full. slot, newest and found are what find returned for target.
+func (s *indexShard) push(target Key, h uint64, l *linkerKey, t int64, slot int, newest uint64, found bool) {
 	if s.n == s.capacity {
 		s.pop()
 		s.evicted++
@@ -178,15 +169,10 @@ func (s *indexShard) push(target Key, h uint64, l *linkerKey, t int64, slot int,
 	if s.n == 0 {
 		s.empty.Store(false)
 	}
-	// The cursor is taken under the shard's lock and after the shard is
-	// marked not empty, so that a Lookup that knows the cursor sees the
-	// entry. It is taken before the entry is written: its atomic add then
-	// waits for no write to a line not in cache.
-	c := cursor.Add(1)
 	seq := s.head + uint64(s.n)
 	i := s.index(seq)
 	e := &s.ring[i]
-	*e = indexEntry{target: target, linker: l.key, cursor: c}
+	*e = indexEntry{target: target, linker: l.key}
 	m := &s.meta[i]
 	*m = entryMeta{at: t, name: s.names.intern(l.name, &l.stored)}
 	if l.failed {

@@ -19,17 +19,16 @@ import (
 // Index is what the suite asks of an index: the seam the processor uses.
 type Index interface {
 	Add(ctx context.Context, b *linkindex.Links, now time.Time) error
-	Cursor() linkindex.Cursor
-	Lookup(ctx context.Context, q *linkindex.Targets, from, to linkindex.Cursor, now time.Time, limit int) error
+	Lookup(ctx context.Context, q *linkindex.Targets, since time.Time, limit int) error
 	Expire(now time.Time)
 	Empty() bool
 	Stats() linkindex.Stats
 	Close() error
 }
 
-// Open returns a new, empty index whose entries live for window and that
+// Open returns a new, empty index whose entries live for lifetime and that
 // holds at least 100,000 entries. The suite closes it.
-type Open func(t *testing.T, window time.Duration) Index
+type Open func(t *testing.T, lifetime time.Duration) Index
 
 // T0 is the clock the suite starts from.
 var T0 = time.Unix(1_700_000_000, 0)
@@ -77,13 +76,13 @@ func addBatch(t *testing.T, ix Index, links []modelLink, now time.Time) {
 
 // lookup looks targets up in ix as one batch and returns the answers,
 // copied out of the batch's memory.
-func lookup(t *testing.T, ix Index, targets []linkindex.Ref, from, to linkindex.Cursor, now time.Time, limit int) []linkindex.Backlinks {
+func lookup(t *testing.T, ix Index, targets []linkindex.Ref, since time.Time, limit int) []linkindex.Backlinks {
 	t.Helper()
 	var q linkindex.Targets
 	for _, r := range targets {
 		q.Add(key(r))
 	}
-	if err := ix.Lookup(context.Background(), &q, from, to, now, limit); err != nil {
+	if err := ix.Lookup(context.Background(), &q, since, limit); err != nil {
 		t.Fatalf("Lookup: %v", err)
 	}
 	out := make([]linkindex.Backlinks, len(targets))
@@ -99,8 +98,8 @@ func lookup(t *testing.T, ix Index, targets []linkindex.Ref, from, to linkindex.
 	return out
 }
 
-func openIndex(t *testing.T, open Open, window time.Duration) Index {
-	ix := open(t, window)
+func openIndex(t *testing.T, open Open, lifetime time.Duration) Index {
+	ix := open(t, lifetime)
 	t.Cleanup(func() {
 		if err := ix.Close(); err != nil {
 			t.Errorf("Close: %v", err)
@@ -109,6 +108,9 @@ func openIndex(t *testing.T, open Open, window time.Duration) Index {
 	return ix
 }
 
+// testLookup runs cases of adds, each a batch of its own, then an Expire at
+// now and a lookup of the entries added after since, in an index whose
+// entries live for 10s.
 func testLookup(t *testing.T, open Open) {
 	type add struct {
 		target, linker uint64
@@ -116,13 +118,13 @@ func testLookup(t *testing.T, open Open) {
 		t              time.Duration
 	}
 	L := LinkerOf
+	const lifetime = 10 * time.Second
 	tests := []struct {
 		name   string
-		adds   []add // each a batch of its own
+		adds   []add
 		target uint64
-		from   int // the cursor read after this many adds; 0: none
-		to     int // the cursor read after this many adds; 0: CursorEnd
 		now    time.Duration
+		since  *time.Duration // nil: now - 10s
 		limit  int
 		want   linkindex.Backlinks
 	}{
@@ -145,32 +147,31 @@ func testLookup(t *testing.T, open Open) {
 			want: linkindex.Backlinks{Count: 2, Linkers: []linkindex.Linker{L(10, false), L(12, false)}}},
 		{name: "one linker, several targets", adds: []add{{1, 10, false, 0}, {2, 10, false, 1}, {3, 10, false, 2}}, target: 2, now: 3, limit: 8,
 			want: linkindex.Backlinks{Count: 1, Linkers: []linkindex.Linker{L(10, false)}}},
-		{name: "just inside the window", adds: []add{{1, 10, false, 0}, {1, 11, false, time.Second}}, target: 1, now: 10*time.Second - 1, limit: 8,
+		{name: "just inside the lifetime", adds: []add{{1, 10, false, 0}, {1, 11, false, time.Second}}, target: 1, now: 10*time.Second - 1, limit: 8,
 			want: linkindex.Backlinks{Count: 2, Linkers: []linkindex.Linker{L(10, false), L(11, false)}}},
-		{name: "expired exactly at the window", adds: []add{{1, 10, false, 0}, {1, 11, false, time.Second}}, target: 1, now: 10 * time.Second, limit: 8,
+		{name: "expired exactly at the lifetime", adds: []add{{1, 10, false, 0}, {1, 11, false, time.Second}}, target: 1, now: 10 * time.Second, since: dur(-time.Hour), limit: 8,
 			want: linkindex.Backlinks{Count: 1, Linkers: []linkindex.Linker{L(11, false)}}},
-		{name: "all expired", adds: []add{{1, 10, false, 0}, {1, 11, false, time.Second}}, target: 1, now: 11 * time.Second, limit: 8},
-		{name: "re-sent after expiry counts again", adds: []add{{1, 10, false, 0}, {1, 10, true, 10 * time.Second}}, target: 1, now: 10 * time.Second, limit: 8,
+		{name: "all expired", adds: []add{{1, 10, false, 0}, {1, 11, false, time.Second}}, target: 1, now: 11 * time.Second, since: dur(-time.Hour), limit: 8},
+		{name: "re-sent after expiry counts again", adds: []add{{1, 10, false, 0}, {1, 10, true, 10 * time.Second}}, target: 1, now: 10 * time.Second, since: dur(-time.Hour), limit: 8,
 			want: linkindex.Backlinks{Count: 1, ErrorCount: 1, Linkers: []linkindex.Linker{L(10, true)}}},
-		{name: "from a cursor counts only later linkers", adds: []add{{1, 10, true, 1 * time.Second}, {1, 11, false, 2 * time.Second}, {1, 12, true, 3 * time.Second}}, target: 1, from: 2, now: 4 * time.Second, limit: 8,
+		{name: "since a time counts only later linkers", adds: []add{{1, 10, true, 1 * time.Second}, {1, 11, false, 2 * time.Second}, {1, 12, true, 3 * time.Second}}, target: 1, since: dur(2 * time.Second), now: 4 * time.Second, limit: 8,
 			want: linkindex.Backlinks{Count: 1, ErrorCount: 1, Linkers: []linkindex.Linker{L(12, true)}}},
-		{name: "up to a cursor counts only earlier linkers", adds: []add{{1, 10, true, 1 * time.Second}, {1, 11, false, 2 * time.Second}, {1, 12, true, 3 * time.Second}}, target: 1, to: 2, now: 4 * time.Second, limit: 8,
-			want: linkindex.Backlinks{Count: 2, ErrorCount: 1, Linkers: []linkindex.Linker{L(10, true), L(11, false)}}},
-		{name: "from the last cursor sees nothing", adds: []add{{1, 10, false, 1 * time.Second}, {2, 11, false, 1 * time.Second}}, target: 1, from: 2, now: 4 * time.Second, limit: 8},
+		{name: "since the last add sees nothing", adds: []add{{1, 10, false, 1 * time.Second}, {2, 11, false, 1 * time.Second}}, target: 1, since: dur(time.Second), now: 4 * time.Second, limit: 8},
+		{name: "since the future sees nothing", adds: []add{{1, 10, false, 1 * time.Second}}, target: 1, since: dur(time.Hour), now: 4 * time.Second, limit: 8},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ix := openIndex(t, open, 10*time.Second)
-			cursors := []linkindex.Cursor{0}
+			ix := openIndex(t, open, lifetime)
 			for _, a := range tt.adds {
 				addBatch(t, ix, []modelLink{{Ref(a.target), LinkerOf(a.linker, a.failed)}}, T0.Add(a.t))
-				cursors = append(cursors, ix.Cursor())
 			}
-			to := linkindex.CursorEnd
-			if tt.to > 0 {
-				to = cursors[tt.to]
+			now := T0.Add(tt.now)
+			ix.Expire(now)
+			since := now.Add(-lifetime)
+			if tt.since != nil {
+				since = T0.Add(*tt.since)
 			}
-			got := lookup(t, ix, []linkindex.Ref{Ref(tt.target)}, cursors[tt.from], to, T0.Add(tt.now), tt.limit)[0]
+			got := lookup(t, ix, []linkindex.Ref{Ref(tt.target)}, since, tt.limit)[0]
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Lookup = %+v, want %+v", got, tt.want)
 			}
@@ -178,16 +179,19 @@ func testLookup(t *testing.T, open Open) {
 	}
 }
 
+// dur returns a pointer to d.
+func dur(d time.Duration) *time.Duration { return &d }
+
 // testMatchesModel adds random batches over few targets, linkers and names,
 // with re-sent linkers and targets repeated within a batch, looks random
-// batches of targets up between random cursors, expires, and compares every
+// batches of targets up since random times, expires, and compares every
 // answer with the model's.
 func testMatchesModel(t *testing.T, open Open) {
-	const window = 10 * time.Second
+	const lifetime = 10 * time.Second
 	r := rand.New(rand.NewPCG(7, 12))
-	ix := openIndex(t, open, window)
-	m := &model{window: window}
-	cursors := []linkindex.Cursor{0} // cursors[k]: read after k batches
+	ix := openIndex(t, open, lifetime)
+	m := &model{lifetime: lifetime}
+	var added []time.Time // when each batch was added
 	now := T0
 	hits := 0
 	for step := range 1500 {
@@ -203,28 +207,31 @@ func testMatchesModel(t *testing.T, open Open) {
 			}
 			addBatch(t, ix, links, now)
 			m.add(links, now)
-			cursors = append(cursors, ix.Cursor())
+			added = append(added, now)
 		case op < 9:
-			from := r.IntN(len(cursors))
-			to, toCursor := m.batch, linkindex.CursorEnd
-			if r.IntN(2) == 0 {
-				to = from + r.IntN(len(cursors)-from)
-				toCursor = cursors[to]
+			since := now.Add(-lifetime)
+			if len(added) > 0 && r.IntN(2) == 0 {
+				// A batch's time: only later ones count. Lookups ask only
+				// within the lifetime before now: entries older than that
+				// may linger until an Add or Expire drops them.
+				if at := added[r.IntN(len(added))]; at.After(since) {
+					since = at
+				}
 			}
 			limit := r.IntN(6)
 			var targets []linkindex.Ref
 			for range 1 + r.IntN(10) {
 				targets = append(targets, Ref(uint64(r.IntN(45)))) // 40 and over: never linked
 			}
-			got := lookup(t, ix, targets, cursors[from], toCursor, now, limit)
+			got := lookup(t, ix, targets, since, limit)
 			for i, target := range targets {
-				want := m.lookup(target, from, to, now, limit)
+				want := m.lookup(target, since, limit)
 				if want.Count > 0 {
 					hits++
 				}
 				if !reflect.DeepEqual(got[i], want) {
-					t.Fatalf("step %d: Lookup(target %x, batches (%d, %d], limit %d) = %+v, want %+v",
-						step, target.SpanID, from, to, limit, got[i], want)
+					t.Fatalf("step %d: Lookup(target %x, since %v, limit %d) = %+v, want %+v",
+						step, target.SpanID, since.Sub(T0), limit, got[i], want)
 				}
 			}
 		default:
@@ -239,9 +246,9 @@ func testMatchesModel(t *testing.T, open Open) {
 	if hits < 200 {
 		t.Fatalf("only %d lookups had backlinks: the comparison checked too little", hits)
 	}
-	ix.Expire(now.Add(window))
+	ix.Expire(now.Add(lifetime))
 	if st := ix.Stats(); st.Entries != 0 || !ix.Empty() {
-		t.Errorf("after the window: %d entries, Empty %v; want none", st.Entries, ix.Empty())
+		t.Errorf("after the lifetime: %d entries, Empty %v; want none", st.Entries, ix.Empty())
 	}
 }
 
@@ -256,11 +263,11 @@ func testEmpty(t *testing.T, open Open) {
 	}
 	ix.Expire(T0.Add(10*time.Second - 1))
 	if ix.Empty() {
-		t.Fatal("empty before the window passed")
+		t.Fatal("empty before the lifetime passed")
 	}
 	ix.Expire(T0.Add(10 * time.Second))
 	if !ix.Empty() {
-		t.Fatal("not empty once the window passed")
+		t.Fatal("not empty once the lifetime passed")
 	}
 }
 
@@ -279,7 +286,7 @@ func testConcurrent(t *testing.T, open Open) {
 			for i := range uint64(targets * perTgt) {
 				// Every worker adds the same linkers: each must count once.
 				addBatch(t, ix, []modelLink{{Ref(i % targets), LinkerOf(i, false)}}, T0)
-				lookup(t, ix, []linkindex.Ref{Ref(i % targets), Ref(1<<40 + w)}, 0, linkindex.CursorEnd, T0, 4)
+				lookup(t, ix, []linkindex.Ref{Ref(i % targets), Ref(1<<40 + w)}, T0.Add(-time.Hour), 4)
 			}
 		})
 	}
@@ -298,7 +305,7 @@ func testConcurrent(t *testing.T, open Open) {
 	for i := range uint64(targets) {
 		refs = append(refs, Ref(i))
 	}
-	for i, b := range lookup(t, ix, refs, 0, linkindex.CursorEnd, T0, 0) {
+	for i, b := range lookup(t, ix, refs, T0.Add(-time.Hour), 0) {
 		if b.Count != perTgt {
 			t.Errorf("target %d: Count = %d, want %d", i, b.Count, perTgt)
 		}

@@ -7,25 +7,21 @@ import (
 )
 
 // model is an index written as plainly as possible: a list of entries in
-// insertion order, each tagged with the batch that added it, with no bound
-// on how many it holds. A lookup between two cursors of a real index sees
-// the entries of the batches added between the two Cursor calls.
+// insertion order, with no bound on how many it holds.
 type model struct {
-	window  time.Duration
-	batch   int // batches added so far
-	entries []modelEntry
+	lifetime time.Duration
+	entries  []modelEntry
 }
 
 type modelEntry struct {
 	target linkindex.Ref
 	linker linkindex.Linker
 	at     time.Time
-	batch  int // 1 for the first batch added
 }
 
-// expire drops the entries window or more older than now.
+// expire drops the entries lifetime or more older than now.
 func (m *model) expire(now time.Time) {
-	for len(m.entries) > 0 && now.Sub(m.entries[0].at) >= m.window {
+	for len(m.entries) > 0 && now.Sub(m.entries[0].at) >= m.lifetime {
 		m.entries = m.entries[1:]
 	}
 }
@@ -34,10 +30,9 @@ func (m *model) expire(now time.Time) {
 // is not added again.
 func (m *model) add(links []modelLink, now time.Time) {
 	m.expire(now)
-	m.batch++
 	for _, l := range links {
 		if !m.holds(l.target, l.linker.Ref) {
-			m.entries = append(m.entries, modelEntry{target: l.target, linker: l.linker, at: now, batch: m.batch})
+			m.entries = append(m.entries, modelEntry{target: l.target, linker: l.linker, at: now})
 		}
 	}
 }
@@ -52,13 +47,12 @@ func (m *model) holds(target, linker linkindex.Ref) bool {
 	return false
 }
 
-// lookup returns the backlinks of target added by batches in (from, to] and
-// within the window before now, listing the oldest limit.
-func (m *model) lookup(target linkindex.Ref, from, to int, now time.Time, limit int) linkindex.Backlinks {
-	m.expire(now)
+// lookup returns the backlinks of target held and added after since,
+// listing the oldest limit.
+func (m *model) lookup(target linkindex.Ref, since time.Time, limit int) linkindex.Backlinks {
 	var b linkindex.Backlinks
 	for _, e := range m.entries {
-		if e.target != target || e.batch <= from || e.batch > to || now.Sub(e.at) >= m.window {
+		if e.target != target || !e.at.After(since) {
 			continue
 		}
 		b.Count++
