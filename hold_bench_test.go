@@ -67,3 +67,17 @@ func BenchmarkHoldMemory(b *testing.B) {
 	b.ReportMetric(data, "span-bytes/span")
 	b.ReportMetric(total-data, "hold-bytes/span")
 }
+
+// BenchmarkHeldSize measures what max_held_bytes costs: the protobuf size
+// of a typical batch, computed once per held batch, per span ("ns/span"),
+// and that size per span ("proto-bytes/span").
+func BenchmarkHeldSize(b *testing.B) {
+	td := typicalBatch(0)
+	size := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		size = heldSize(td)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/span")
+	b.ReportMetric(float64(size)/100, "proto-bytes/span")
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"time"
 
@@ -57,7 +56,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*s
 		p.reach = b.Window + p.tick
 		lifetime := p.reach
 		if b.Hold.Mode != HoldNone {
-			p.hold = newHold(b.Window, b.MaxHeldSpans, math.MaxInt)
+			p.hold = newHold(b.Window, b.MaxHeldSpans, b.MaxHeldBytes)
 			// A held span is looked up once, on release, up to a reach
 			// after it arrived, for the linkers of up to a reach before:
 			// index entries live for both.
@@ -177,7 +176,7 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 		// when they are released. Spans that became due to make room go
 		// to the release loop.
 		if held, n := p.takeHeld(ctx, td); n > 0 {
-			switch p.hold.add(held, n, 0, client.FromContext(ctx), now) {
+			switch p.hold.add(held, n, heldSize(held), client.FromContext(ctx), now) {
 			case heldDue:
 				p.kick()
 			case notHeld:

@@ -342,6 +342,21 @@ func scenarios() []scenario {
 			},
 		},
 		{
+			// max_held_bytes: 400. Each batch of 2 orders is 188 bytes:
+			// the third pushes the hold to 564, so the first leaves at
+			// once, without backlinks. The batch span that links all 6,
+			// over 400 bytes alone once annotated, passes at once, unheld;
+			// the other orders leave at their window with its backlink.
+			name: "hold-bytes",
+			steps: []step{
+				feed(0, orders(1, 2)),
+				feed(1*sec, orders(3, 4)),
+				feed(2*sec, orders(5, 6)),
+				feed(3*sec, func(td ptrace.Traces) { batchSpan(td, 1, 1, 6) }),
+				tick(33 * sec),
+			},
+		},
+		{
 			// The collector stops 10s in: every held span leaves before
 			// Shutdown returns, with the backlinks known by then.
 			name: "shutdown-held",
