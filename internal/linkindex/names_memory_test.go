@@ -11,27 +11,29 @@ import (
 	"unicode/utf8"
 )
 
-// readmeBytesPerEntry is the index's memory per entry that the README
-// plans with (BenchmarkLinkIndexMemory1M, one shared linker name).
-const readmeBytesPerEntry = 98
+// readmeBytesPerEntry is the index's memory per entry at 1M entries that
+// the README plans with (BenchmarkLinkIndexMemory1M, one shared linker
+// name, printed 89.9).
+const readmeBytesPerEntry = 90
 
 // maxBytesPerEntry bounds the index's memory per entry whatever the span
 // names, with 5 links per linker.
 const maxBytesPerEntry = 2 * readmeBytesPerEntry
 
-// TestUniqueLongNamesMemory adds 20,000 linkers of 5 links each whose span
-// names are unique and 4 KiB long, as a hostile sender would, in batches of
-// 100 linkers: the index's heap per entry stays within twice the README's
+// TestUniqueLongNamesMemory fills a 1M-entry index, as the README's figure
+// is measured, with 200,000 linkers of 5 links each whose span names are
+// unique and 4 KiB long, as a hostile sender would, in batches of 100
+// linkers: the index's heap per entry stays within twice the README's
 // figure. A name is stored cut to MaxNameBytes, once per linker in the
 // index's one name table, not once per shard its links land in. Before,
-// this took 4,025 bytes per entry; now about 178, of which about 114 are
-// the entry itself at this size (the README's 98 is at 1M entries) and the
-// rest a fifth of the name's 256 bytes and table slot.
+// 20,000 such linkers took 4,025 bytes per entry; now 1M entries take about
+// 153, against 90 with one shared name: a fifth of each name's 256 bytes and
+// table slot.
 func TestUniqueLongNamesMemory(t *testing.T) {
 	if testing.Short() {
-		t.Skip("fills an index of 100,000 entries")
+		t.Skip("fills an index of 1M entries")
 	}
-	const linkers, linksEach, perBatch = 20_000, 5, 100
+	const linkers, linksEach, perBatch = 200_000, 5, 100
 	r := rand.New(rand.NewPCG(3, 4))
 	now := time.Now()
 	var before, after runtime.MemStats
@@ -59,8 +61,10 @@ func TestUniqueLongNamesMemory(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	entries := ix.Stats().Entries
-	if entries != linkers*linksEach {
-		t.Fatalf("%d entries, want %d", entries, linkers*linksEach)
+	// Shards fill unevenly: a few entries are evicted before the whole
+	// index is full, as in BenchmarkLinkIndexMemory1M.
+	if entries < linkers*linksEach*99/100 {
+		t.Fatalf("%d entries, want about %d", entries, linkers*linksEach)
 	}
 	perEntry := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(entries)
 	t.Logf("%.1f bytes per entry for %d entries with unique 4 KiB names (README: %d)", perEntry, entries, readmeBytesPerEntry)
