@@ -23,15 +23,15 @@ type heldBatch struct {
 type holdResult int
 
 const (
-	// held: the batch waits in the hold.
-	held holdResult = iota
-	// heldDue: the batch waits, and older batches became due to make room
-	// for it: the release loop has work.
-	heldDue
-	// notHeld: the batch was not held and the caller forwards it: it is
+	// holdWaits: the batch waits in the hold.
+	holdWaits holdResult = iota
+	// holdWaitsMadeDue: the batch waits, and older batches became due to
+	// make room for it: the release loop has work.
+	holdWaitsMadeDue
+	// holdPasses: the batch was not held and the caller forwards it: it is
 	// over the limits alone, the hold is closed, or the hold is full and
 	// its due batches wait for the release loop.
-	notHeld
+	holdPasses
 )
 
 // hold keeps batches of spans for up to window, then hands them, oldest
@@ -66,19 +66,19 @@ func (h *hold) add(td ptrace.Traces, n, size int, from client.Info, now time.Tim
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed || n > h.limit || size > h.limitBytes {
-		return notHeld
+		return holdPasses
 	}
-	r := held
+	r := holdWaits
 	for len(h.queue) > 0 && (h.spans+n > h.limit || h.bytes+size > h.limitBytes) {
 		b := &h.queue[0]
 		if h.dueSpans+b.spans > h.limit || h.dueBytes+b.bytes > h.limitBytes {
 			break // the release loop is behind by a whole hold
 		}
 		h.makeDue(releaseCapacity)
-		r = heldDue
+		r = holdWaitsMadeDue
 	}
 	if h.spans+n > h.limit || h.bytes+size > h.limitBytes {
-		return notHeld
+		return holdPasses
 	}
 	h.queue = append(h.queue, heldBatch{td: td, spans: n, bytes: size, client: from, arrived: now})
 	h.spans += n

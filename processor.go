@@ -177,9 +177,9 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 		// to the release loop.
 		if held, n := p.takeHeld(ctx, td); n > 0 {
 			switch p.hold.add(held, n, heldSize(held), client.FromContext(ctx), now) {
-			case heldDue:
+			case holdWaitsMadeDue:
 				p.kick()
-			case notHeld:
+			case holdPasses:
 				// The hold is full and the release loop behind: the
 				// spans pass now, not held, rather than wait or grow
 				// the hold.
