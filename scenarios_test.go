@@ -318,6 +318,7 @@ func scenarios() []scenario {
 					o1.PutInt(attrBacklinksCount, 1000)
 					o1.PutInt(attrBacklinksErrorCount, 7)
 					o2 := orderSpan(td, 2).Attributes()
+					o2.PutInt(attrBacklinksCount, 40)
 					ids := o2.PutEmptySlice(attrBacklinksTraceIDs)
 					for i := 0; i < 40; i++ {
 						ids.AppendEmpty().SetInt(int64(i))
@@ -325,7 +326,8 @@ func scenarios() []scenario {
 					o3 := orderSpan(td, 3).Attributes()
 					o3.PutEmptySlice(attrBacklinksSpanIDs).FromRaw([]any{int64(1), int64(2)})
 					o3.PutEmptySlice(attrBacklinksSpanNames).FromRaw([]any{int64(3)})
-					o3.PutStr(attrBacklinksCount, "12")
+					o3.PutInt(attrBacklinksCount, 2)
+					o3.PutStr(attrBacklinksErrorCount, "12")
 					o4 := orderSpan(td, 4).Attributes()
 					o4.PutInt(attrBacklinksCount, 5)
 					o4.PutStr(attrBacklink, "yes")
