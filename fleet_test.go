@@ -93,8 +93,8 @@ func testFleetRace(t *testing.T, addrs []string, cluster bool, rounds int) {
 	// The window passes: the held spans leave, with what the index holds.
 	clockA.Set(start.Add(10 * time.Second))
 	clockB.Set(start.Add(time.Hour + 10*time.Second))
-	a.releaseExpired()
-	b.releaseExpired()
+	a.releaseDue(nil)
+	b.releaseDue(nil)
 	require.NoError(t, a.Shutdown(ctx))
 	require.NoError(t, b.Shutdown(ctx))
 
@@ -138,7 +138,7 @@ func TestFleetRoundTripsPerBatch(t *testing.T) {
 	require.NoError(t, p.ConsumeTraces(ctx, inputOf(func(td ptrace.Traces) { batchSpan(td, 1, 1, 2) })))
 	for k, spans := range []int{2, 10, 100, 1000, 4000} {
 		clock.Set(start.Add(time.Duration(k+1) * time.Minute))
-		p.releaseExpired() // whatever was held before leaves uncounted
+		p.releaseDue(nil) // whatever was held before leaves uncounted
 		sink.Reset()
 		require.NoError(t, rc.ConfigResetStat(ctx).Err())
 		const batches = 5
@@ -157,7 +157,7 @@ func TestFleetRoundTripsPerBatch(t *testing.T) {
 		arrival := commandStats(t, rc)["evalsha"]
 		// The window passes: the held spans leave, each batch's looked up.
 		clock.Set(start.Add(time.Duration(k+1)*time.Minute + 11*time.Second))
-		p.releaseExpired()
+		p.releaseDue(nil)
 		require.Equal(t, batches*spans, sink.SpanCount(), "%d-span batches: spans out", spans)
 		stats := commandStats(t, rc)
 		t.Logf("batch of %d spans: script calls per batch on arrival %.1f, in all %.1f; commands per batch from the scripts: %v",

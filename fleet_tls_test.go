@@ -31,7 +31,7 @@ func TestRedisTLS(t *testing.T) {
 	require.NoError(t, p.ConsumeTraces(ctx, inputOf(func(td ptrace.Traces) { orderSpan(td, 1) })))
 	require.NoError(t, p.ConsumeTraces(ctx, inputOf(func(td ptrace.Traces) { batchSpan(td, 1, 1, 1) })))
 	clock.Set(start.Add(10 * time.Second))
-	p.releaseExpired()
+	p.releaseDue(nil)
 	require.NoError(t, p.Shutdown(ctx))
 	count, _ := findSpan(t, sink, "receive-order").Attributes().Get(attrBacklinksCount)
 	assert.Equal(t, int64(1), count.Int())
