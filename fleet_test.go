@@ -202,3 +202,44 @@ func perBatch(stats map[string]int, batches int) string {
 	}
 	return b.String()
 }
+
+// TestFleetKeyTTL: a target's key lives its entries' lifetime and a second
+// after its last write, on Redis's clock: the reach (window and tick) with
+// hold: none, twice the reach when spans are held, as docs/contract.md
+// steps 4 and 5 say entries live.
+func TestFleetKeyTTL(t *testing.T) {
+	srv := redistest.Start(t)
+	rc := srv.Client()
+	ctx := context.Background()
+	const window = 10 * time.Second // tick 1s, reach 11s
+	for _, tc := range []struct {
+		hold HoldMode
+		want time.Duration
+	}{
+		{HoldNone, 11*time.Second + time.Second},
+		{HoldAll, 22*time.Second + time.Second},
+	} {
+		t.Run(string(tc.hold), func(t *testing.T) {
+			cfg := createDefaultConfig().(*Config)
+			cfg.Backlinks.Window = window
+			cfg.Backlinks.Hold = Hold{Mode: tc.hold}
+			cfg.Backlinks.Index.Backend = IndexRedis
+			prefix := "ttl-" + string(tc.hold) + ":"
+			r := &cfg.Backlinks.Index.Redis
+			r.Endpoints, r.KeyPrefix, r.Timeout = []string{srv.Addr}, prefix, 5*time.Second
+			require.NoError(t, cfg.Validate())
+			p := newTestProcessor(t, cfg, new(consumertest.TracesSink), &fakeClock{t: start})
+			require.NoError(t, p.Start(ctx, nil))
+			require.NoError(t, p.ConsumeTraces(ctx, inputOf(func(td ptrace.Traces) { batchSpan(td, 1, 1, 1) })))
+			keys, err := rc.Keys(ctx, prefix+"*").Result()
+			require.NoError(t, err)
+			require.Len(t, keys, 1, "one target linked")
+			ttl, err := rc.PTTL(ctx, keys[0]).Result()
+			require.NoError(t, err)
+			t.Logf("hold: %s: key TTL %v, want %v", tc.hold, ttl, tc.want)
+			assert.LessOrEqual(t, ttl, tc.want)
+			assert.Greater(t, ttl, tc.want-2*time.Second)
+			require.NoError(t, p.Shutdown(ctx))
+		})
+	}
+}
