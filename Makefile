@@ -1,16 +1,10 @@
 # spanlinks processor: build, test and run the otelcol-spanlinks distribution.
+# `make help` lists the targets. Needs Go (go.mod's version), make, bash,
+# and a C compiler for make test (go test -race); scripts/prereqs.sh checks.
 #
-#   make build   install ocb into .tools/bin (once), build dist/otelcol-spanlinks
-#   make test    go vet, gofmt check, go test -race
-#   make bench   run the benchmarks, print cost per span against the floor
-#   make bench-e2e  CPU per 100k spans of the collector with and without spanlinks
-#   make run     build if needed, run the collector with examples/config.yaml
-#                and the order demo against it, show the result, stop both
-#   make run-collector  only the collector with examples/config.yaml (Ctrl-C)
-#   make e2e     end-to-end tests of dist/otelcol-spanlinks with real OTLP
-#                clients (Go SDK demo, telemetrygen)
-#   make clean   remove dist/, test binaries and profiles (distclean: also .tools/)
-#   make help    this list
+# Variables: CONFIG (the collector config of make run and run-collector,
+# default examples/config.yaml); for make run also DEMO_ENDPOINT,
+# DEMO_METRICS_URL, DEMO_HOLD_WAIT, DEMO_ARGS (see examples/run-demo.sh).
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -44,35 +38,52 @@ E2E_DIR    := e2e
 GO_FILES     := $(shell find . \( -path ./dist -o -path ./.tools -o -path ./.git \) -prune -o -type f -name '*.go' -print)
 GO_SRC_FILES := $(filter-out %_test.go ./$(DEMO_DIR)/% ./$(E2E_DIR)/%,$(GO_FILES))
 
-.PHONY: build test vet fmt fmt-check bench bench-e2e run run-collector demo e2e clean distclean help tools
+.PHONY: build test prereqs vet fmt fmt-check bench bench-e2e run run-collector demo e2e clean distclean help tools
 
 build: $(DIST_BIN) ## build dist/otelcol-spanlinks with ocb
 
 tools: $(OCB) $(TELEMETRYGEN) ## install ocb and telemetrygen into .tools/bin
 
+# go-progress.sh prints a line every 25 packages compiled (go -v), so that
+# a first build on an empty cache shows it is moving.
+PROGRESS := scripts/go-progress.sh
+
+prereqs: ## check Go (go.mod's version) and, for make test, a C compiler; say what to install
+	@scripts/prereqs.sh race
+
 $(OCB):
+	@scripts/prereqs.sh
 	@mkdir -p $(TOOLS_BIN)
-	GOBIN=$(TOOLS_BIN) $(GO) install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
+	@echo "==> installing ocb $(OCB_VERSION) into .tools/bin (once)"
+	GOBIN=$(TOOLS_BIN) $(GO) install -v go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION) 2>&1 | $(PROGRESS) ocb
 	mv $(TOOLS_BIN)/builder $@
 
 $(TELEMETRYGEN):
+	@scripts/prereqs.sh
 	@mkdir -p $(TOOLS_BIN)
-	GOBIN=$(TOOLS_BIN) $(GO) install github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@$(TELEMETRYGEN_VERSION)
+	@echo "==> installing telemetrygen $(TELEMETRYGEN_VERSION) into .tools/bin (once)"
+	GOBIN=$(TOOLS_BIN) $(GO) install -v github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@$(TELEMETRYGEN_VERSION) 2>&1 | $(PROGRESS) telemetrygen
 	mv $(TOOLS_BIN)/telemetrygen $@
 
-# ocb generates dist/ (main.go, components.go, go.mod with a replace to ..)
-# and compiles it. Rebuilt only when the processor, go.mod/go.sum, the
-# manifest or the ocb version changed. go build may leave an unchanged binary
-# untouched, hence the touch.
+# ocb generates dist/ (main.go, components.go, go.mod with a replace to ..);
+# go build -v compiles it as ocb would (CGO_ENABLED=0, -trimpath, -s -w),
+# showing progress: ocb's own compile step prints nothing for minutes.
+# Rebuilt only when the processor, go.mod/go.sum, the manifest or the ocb
+# version changed. go build may leave an unchanged binary untouched, hence
+# the touch.
 $(DIST_BIN): $(GO_SRC_FILES) go.mod $(wildcard go.sum) builder-config.yaml $(OCB)
-	$(OCB) --config builder-config.yaml
+	@scripts/prereqs.sh
+	@echo "==> generating dist/ with ocb (downloads modules on a first build)"
+	$(OCB) --config builder-config.yaml --skip-compilation
+	@echo "==> compiling $@ (on an empty build cache: hundreds of packages, a line every 25)"
+	cd $(@D) && CGO_ENABLED=0 $(GO) build -v -trimpath -ldflags='-s -w' -o $(@F) . 2>&1 | $(abspath $(PROGRESS)) otelcol-spanlinks
 	@touch $@
 
-test: vet fmt-check ## go vet, gofmt check, go test -race (the processor and examples/demo)
+test: prereqs vet fmt-check ## go vet, gofmt check, go test -race (the processor and examples/demo)
 	$(GO) test -race ./...
 	cd $(DEMO_DIR) && $(GO) test -race ./...
 
-vet:
+vet: ## go vet the three modules (the processor, examples/demo, e2e)
 	$(GO) vet ./...
 	cd $(DEMO_DIR) && $(GO) vet ./...
 	cd $(E2E_DIR) && $(GO) vet ./...
@@ -108,8 +119,10 @@ bench-e2e: $(DIST_BIN) $(TELEMETRYGEN) ## CPU per 100k spans of the collector wi
 demo: $(DEMO_BIN) $(WATCH_BIN) ## build the order demo and spanlinks-watch into dist/
 
 $(DEMO_BIN): $(DEMO_FILES)
+	@scripts/prereqs.sh
 	@mkdir -p $(@D)
-	cd $(DEMO_DIR) && $(GO) build -o $(abspath $@) .
+	@echo "==> compiling $@ (the OpenTelemetry Go SDK)"
+	cd $(DEMO_DIR) && $(GO) build -v -o $(abspath $@) . 2>&1 | $(abspath $(PROGRESS)) order-demo
 
 $(WATCH_BIN): $(DEMO_FILES)
 	@mkdir -p $(@D)
@@ -118,7 +131,7 @@ $(WATCH_BIN): $(DEMO_FILES)
 run: $(DIST_BIN) $(DEMO_BIN) $(WATCH_BIN) ## run the collector with $(CONFIG) and the order demo against it, then stop
 	examples/run-demo.sh $(DIST_BIN) $(CONFIG) $(DEMO_BIN) $(WATCH_BIN)
 
-run-collector: $(DIST_BIN) ## run the collector in the foreground with $(CONFIG)
+run-collector: $(DIST_BIN) ## run the collector in the foreground with $(CONFIG) (Ctrl-C stops it)
 	./$(DIST_BIN) --config $(CONFIG)
 
 # E2E_FLAGS: extra go test flags, e.g. E2E_FLAGS='-run Telemetrygen'.
@@ -135,5 +148,8 @@ clean: ## remove dist/, test binaries and profiles
 distclean: clean ## also remove the tools in .tools/
 	rm -rf .tools
 
-help:
-	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## /  make \1\t/' | expand -t 24
+help: ## this list
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E -e 's/^([a-z0-9-]+):.*## /  make \1\t/' -e 's|\$$\(CONFIG\)|$(CONFIG)|g' | expand -t 24
+	@echo
+	@echo "Variables: CONFIG (now $(CONFIG)); make run also reads DEMO_ENDPOINT, DEMO_METRICS_URL,"
+	@echo "DEMO_HOLD_WAIT and DEMO_ARGS (README, \"Ports and overrides\")."
