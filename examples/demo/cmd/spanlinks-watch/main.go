@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
 	"time"
 
@@ -35,6 +36,9 @@ func main() {
 		}
 		return
 	}
+	// Ctrl-C in a terminal reaches the collector too: it stops and its
+	// output ends, and only then is the summary printed.
+	signal.Ignore(os.Interrupt)
 	pr := &watch.Printer{W: os.Stdout, PerGroup: *perGroup}
 	if *labels != "" {
 		pr.Labels = strings.Split(*labels, ",")
