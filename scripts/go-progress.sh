@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
 # go-progress.sh LABEL: reads the output of `go build -v` or `go install -v`
 # on stdin (one package path a line as each is compiled) and prints a line
-# every 25 packages with the time so far, so that a long first build shows
-# it is moving. Any other line (go: downloading ..., compiler errors) is
-# printed as it comes.
+# every 25 packages with the time so far, and one after 20 seconds without
+# a new package, so that a long first build shows it is moving. Any other
+# line (go: downloading ..., compiler errors) is printed as it comes.
 set -uo pipefail
 
 label=${1:-go}
 n=0
 start=$SECONDS
-while IFS= read -r line; do
-	if [[ $line =~ ^[^[:space:]:#]+$ ]]; then
-		n=$((n + 1))
-		if ((n % 25 == 0)); then
-			printf '  %s: %d packages compiled (%ds)\n' "$label" "$n" $((SECONDS - start))
+while :; do
+	if IFS= read -r -t 20 line; then
+		if [[ $line =~ ^[^[:space:]:#]+$ ]]; then
+			n=$((n + 1))
+			if ((n % 25 == 0)); then
+				printf '  %s: %d packages compiled (%ds)\n' "$label" "$n" $((SECONDS - start))
+			fi
+		else
+			printf '%s\n' "$line"
 		fi
+	elif (($? > 128)); then # 20s without a line
+		printf '  %s: %d packages compiled (%ds), still compiling\n' "$label" "$n" $((SECONDS - start))
 	else
-		printf '%s\n' "$line"
+		break # end of input
 	fi
 done
 printf '  %s: %d packages compiled in %ds\n' "$label" "$n" $((SECONDS - start))
