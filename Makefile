@@ -79,14 +79,19 @@ $(DIST_BIN): $(GO_SRC_FILES) go.mod $(wildcard go.sum) builder-config.yaml $(OCB
 	cd $(@D) && CGO_ENABLED=0 $(GO) build -v -trimpath -ldflags='-s -w' -o $(@F) . 2>&1 | $(abspath $(PROGRESS)) otelcol-spanlinks
 	@touch $@
 
+# On an empty build cache each step compiles for minutes: go build -race -v
+# compiles what go test -race then reuses, with a progress line every 25
+# packages; go test's output gets a line after 20s of silence.
 test: prereqs vet fmt-check ## go vet, gofmt check, go test -race (the processor and examples/demo)
-	$(GO) test -race ./...
-	cd $(DEMO_DIR) && $(GO) test -race ./...
+	$(GO) build -race -v ./... 2>&1 | $(PROGRESS) 'go build -race'
+	$(GO) test -race ./... 2>&1 | $(PROGRESS) --all 'go test -race'
+	cd $(DEMO_DIR) && $(GO) build -race -v ./... 2>&1 | $(abspath $(PROGRESS)) 'go build -race (examples/demo)'
+	cd $(DEMO_DIR) && $(GO) test -race ./... 2>&1 | $(abspath $(PROGRESS)) --all 'go test -race (examples/demo)'
 
 vet: ## go vet the three modules (the processor, examples/demo, e2e)
-	$(GO) vet ./...
-	cd $(DEMO_DIR) && $(GO) vet ./...
-	cd $(E2E_DIR) && $(GO) vet ./...
+	$(GO) vet -v ./... 2>&1 | $(PROGRESS) 'go vet'
+	cd $(DEMO_DIR) && $(GO) vet -v ./... 2>&1 | $(abspath $(PROGRESS)) 'go vet (examples/demo)'
+	cd $(E2E_DIR) && $(GO) vet -v ./... 2>&1 | $(abspath $(PROGRESS)) 'go vet (e2e)'
 
 fmt-check: ## fail listing the files gofmt would change
 	@unformatted="$$($(if $(GO_FILES),gofmt -l $(GO_FILES)))"; \
