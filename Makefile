@@ -23,10 +23,23 @@ CONFIG      ?= examples/config.yaml
 TELEMETRYGEN_VERSION := v0.161.0
 TELEMETRYGEN         := $(TOOLS_BIN)/telemetrygen-$(TELEMETRYGEN_VERSION)
 
+# mdatagen (make generate) generates code and docs from metadata.yaml.
+MDATAGEN_VERSION := v0.155.0
+MDATAGEN         := $(TOOLS_BIN)/mdatagen-$(MDATAGEN_VERSION)
+
+# The tail-sampling tier of examples/tail-sampling: its own distribution,
+# built by ocb v0.161.0 (contrib's tailsamplingprocessor is not served at
+# v0.162.0), installed like ocb above with the version in the file name.
+TS_OCB_VERSION := v0.161.0
+TS_OCB         := $(TOOLS_BIN)/ocb-$(TS_OCB_VERSION)
+TS_DIR         := examples/tail-sampling
+TS_BIN         := dist/tailsampling/otelcol-tailsampling
+
 # The order demo and its output viewer: their own Go module, examples/demo.
 DEMO_DIR   := examples/demo
 DEMO_BIN   := dist/order-demo
 WATCH_BIN  := dist/spanlinks-watch
+KEPT_BIN   := dist/kept-traces
 DEMO_FILES := $(shell find $(DEMO_DIR) -type f \( -name '*.go' -o -name go.mod -o -name go.sum \))
 # The end-to-end tests: their own Go module, e2e.
 E2E_DIR    := e2e
@@ -38,11 +51,11 @@ E2E_DIR    := e2e
 GO_FILES     := $(shell find . \( -path ./dist -o -path ./.tools -o -path ./.git \) -prune -o -type f -name '*.go' -print)
 GO_SRC_FILES := $(filter-out %_test.go ./$(DEMO_DIR)/% ./$(E2E_DIR)/%,$(GO_FILES))
 
-.PHONY: build test prereqs vet fmt fmt-check bench bench-e2e run run-collector demo e2e clean distclean help tools
+.PHONY: build build-tail-sampling test prereqs vet fmt fmt-check generate bench bench-e2e run run-collector run-tail-sampling demo e2e clean distclean help tools
 
 build: $(DIST_BIN) ## build dist/otelcol-spanlinks with ocb
 
-tools: $(OCB) $(TELEMETRYGEN) ## install ocb and telemetrygen into .tools/bin
+tools: $(OCB) $(TS_OCB) $(TELEMETRYGEN) $(MDATAGEN) ## install ocb (both versions), telemetrygen and mdatagen into .tools/bin
 
 # go-progress.sh prints a line every 25 packages compiled (go -v), so that
 # a first build on an empty cache shows it is moving.
@@ -56,6 +69,11 @@ $(OCB):
 	@mkdir -p $(TOOLS_BIN)
 	@echo "==> installing ocb $(OCB_VERSION) into .tools/bin (once)"
 	GOBIN=$(TOOLS_BIN) $(GO) install -v go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION) 2>&1 | $(PROGRESS) ocb
+	mv $(TOOLS_BIN)/builder $@
+
+$(TS_OCB):
+	@mkdir -p $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) $(GO) install go.opentelemetry.io/collector/cmd/builder@$(TS_OCB_VERSION)
 	mv $(TOOLS_BIN)/builder $@
 
 $(TELEMETRYGEN):
@@ -77,6 +95,38 @@ $(DIST_BIN): $(GO_SRC_FILES) go.mod $(wildcard go.sum) builder-config.yaml $(OCB
 	$(OCB) --config builder-config.yaml --skip-compilation
 	@echo "==> compiling $@ (on an empty build cache: hundreds of packages, a line every 25)"
 	cd $(@D) && CGO_ENABLED=0 $(GO) build -v -trimpath -ldflags='-s -w' -o $(@F) . 2>&1 | $(abspath $(PROGRESS)) otelcol-spanlinks
+	@touch $@
+
+# mdatagen generates, from metadata.yaml, internal/metadata (the component's
+# type, stability and TelemetryBuilder), internal/metadatatest,
+# generated_component_test.go, generated_package_test.go (goleak),
+# documentation.md and README.md's status table; the generated files are
+# committed. v0.155.0 is the newest
+# the module proxy serves, and `go install ...@v0.155.0` fails (its
+# deprecation look-up leaves the proxy), so it is built in a scratch module.
+# mdatagen names the package after the folder metadata.yaml is in, hence the
+# link named spanlinksprocessor; gofmt then sorts the imports it leaves
+# unsorted.
+$(MDATAGEN):
+	@mkdir -p $(TOOLS_BIN)
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cd "$$tmp"; \
+	$(GO) mod init mdatagen-build; \
+	$(GO) get go.opentelemetry.io/collector/cmd/mdatagen@$(MDATAGEN_VERSION); \
+	$(GO) build -o $@ go.opentelemetry.io/collector/cmd/mdatagen
+
+generate: $(MDATAGEN) ## regenerate internal/metadata, the generated tests and documentation.md from metadata.yaml
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	ln -s $(CURDIR) "$$tmp/spanlinksprocessor"; \
+	$(MDATAGEN) "$$tmp/spanlinksprocessor/metadata.yaml"
+	gofmt -w generated_component_test.go generated_package_test.go internal/metadata internal/metadatatest
+
+build-tail-sampling: $(TS_BIN) ## build dist/tailsampling/otelcol-tailsampling, the recipe's tail-sampling tier
+
+# ocb runs from the repository root (the manifest's output_path is relative
+# to it) and needs dist/ to exist.
+$(TS_BIN): $(TS_DIR)/builder-config.yaml $(TS_OCB)
+	@mkdir -p dist
+	$(TS_OCB) --config $(TS_DIR)/builder-config.yaml
 	@touch $@
 
 # On an empty build cache each step compiles for minutes: go build -race -v
@@ -121,7 +171,7 @@ bench: ## run the benchmarks; print each mix per span, its ratio to the floor, a
 bench-e2e: $(DIST_BIN) $(TELEMETRYGEN) ## CPU per 100k spans of the collector with and without spanlinks (bench/e2e.sh)
 	bench/e2e.sh $(DIST_BIN) $(TELEMETRYGEN)
 
-demo: $(DEMO_BIN) $(WATCH_BIN) ## build the order demo and spanlinks-watch into dist/
+demo: $(DEMO_BIN) $(WATCH_BIN) $(KEPT_BIN) ## build the order demo, spanlinks-watch and kept-traces into dist/
 
 $(DEMO_BIN): $(DEMO_FILES)
 	@scripts/prereqs.sh
@@ -133,17 +183,25 @@ $(WATCH_BIN): $(DEMO_FILES)
 	@mkdir -p $(@D)
 	cd $(DEMO_DIR) && $(GO) build -o $(abspath $@) ./cmd/spanlinks-watch
 
+$(KEPT_BIN): $(DEMO_FILES)
+	@mkdir -p $(@D)
+	cd $(DEMO_DIR) && $(GO) build -o $(abspath $@) ./cmd/kept-traces
+
 run: $(DIST_BIN) $(DEMO_BIN) $(WATCH_BIN) ## run the collector with $(CONFIG) and the order demo against it, then stop
 	examples/run-demo.sh $(DIST_BIN) $(CONFIG) $(DEMO_BIN) $(WATCH_BIN)
 
 run-collector: $(DIST_BIN) ## run the collector in the foreground with $(CONFIG) (Ctrl-C stops it)
 	./$(DIST_BIN) --config $(CONFIG)
 
+run-tail-sampling: $(DIST_BIN) $(TS_BIN) $(DEMO_BIN) $(KEPT_BIN) ## the order demo through spanlinks and a tail-sampling tier: kept traces and why
+	$(TS_DIR)/run.sh $(DIST_BIN) $(TS_BIN) $(DEMO_BIN) $(KEPT_BIN)
+
 # E2E_FLAGS: extra go test flags, e.g. E2E_FLAGS='-run Telemetrygen'.
 # E2E_WITHOUT_SPANLINKS=1 runs the collector without the processor: the
 # tests must then fail.
-e2e: $(DIST_BIN) $(TELEMETRYGEN) ## end-to-end tests: dist/otelcol-spanlinks with real OTLP clients
+e2e: $(DIST_BIN) $(TS_BIN) $(TELEMETRYGEN) ## end-to-end tests: dist/otelcol-spanlinks with real OTLP clients, the tail-sampling recipe
 	cd $(E2E_DIR) && OTELCOL_BIN=$(abspath $(DIST_BIN)) TELEMETRYGEN_BIN=$(TELEMETRYGEN) \
+		TAILSAMPLING_BIN=$(abspath $(TS_BIN)) \
 		$(GO) test -count=1 -timeout 10m -v $(E2E_FLAGS) ./...
 
 clean: ## remove dist/, test binaries and profiles
@@ -154,7 +212,7 @@ distclean: clean ## also remove the tools in .tools/
 	rm -rf .tools
 
 help: ## this list
-	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E -e 's/^([a-z0-9-]+):.*## /  make \1\t/' -e 's|\$$\(CONFIG\)|$(CONFIG)|g' | expand -t 24
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E -e 's/^([a-z0-9-]+):.*## /\1\t/' -e 's|\$$\(CONFIG\)|$(CONFIG)|g' | awk -F '\t' '{ printf "  make %-20s %s\n", $$1, $$2 }'
 	@echo
 	@echo "Variables: CONFIG (now $(CONFIG)); make run also reads DEMO_ENDPOINT, DEMO_METRICS_URL,"
 	@echo "DEMO_HOLD_WAIT and DEMO_ARGS (README, \"Ports and overrides\")."

@@ -12,10 +12,10 @@ import (
 const w3cSampled = 0x01
 
 // annotateBatch writes the spanlinks.links.* attributes on span if it is a
-// batch span (DESIGN.md step 3): its links before repair plus its incoming
-// DroppedLinksCount reach batch.min_links, or the processor dropped a link
-// from it. It reports whether it did. The test is inlined: most spans are
-// not batch spans.
+// batch span (docs/contract.md, step 3): its links before repair plus its
+// incoming DroppedLinksCount reach batch.min_links, or the processor dropped
+// a link from it. It reports whether it did. The test is inlined: most spans
+// are not batch spans.
 func annotateBatch(span ptrace.Span, st linkStats, cfg *BatchConfig) bool {
 	if st.before+st.incomingDropped < cfg.MinLinks && st.dropped() == 0 {
 		return false

@@ -1,6 +1,6 @@
 package spanlinksprocessor
 
-// Span attributes written on batch spans (DESIGN.md step 3).
+// Span attributes written on batch spans (docs/contract.md, step 3).
 const (
 	attrLinksTotal              = "spanlinks.links.total"
 	attrLinksKept               = "spanlinks.links.kept"
@@ -9,7 +9,7 @@ const (
 	attrLinksTargetSampledRatio = "spanlinks.links.target_sampled_ratio"
 )
 
-// Span attributes written on origin spans (DESIGN.md steps 5 and 6).
+// Span attributes written on origin spans (docs/contract.md, steps 5 and 6).
 const (
 	attrBacklinksCount      = "spanlinks.backlinks.count"
 	attrBacklinksTraceIDs   = "spanlinks.backlinks.trace_ids"

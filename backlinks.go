@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"strings"
 
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
@@ -19,11 +20,11 @@ func isBacklink(l ptrace.SpanLink) bool {
 }
 
 // writeBacklinks adds b to span's backlink attributes, merging with what an
-// earlier call wrote: counts add up, lists grow up to max entries in arrival
+// earlier call wrote: counts add up, lists grow up to limit entries in arrival
 // order. With emit, every linker listed also gets a reverse link, its
 // flags the W3C sampled bit (the linker was exported). It
 // reports whether this gave span its first backlinks.
-func writeBacklinks(span ptrace.Span, b Backlinks, max int, emit bool) (first bool) {
+func writeBacklinks(span ptrace.Span, b linkindex.Backlinks, limit int, emit bool) (first bool) {
 	if b.Count == 0 {
 		return false
 	}
@@ -52,7 +53,7 @@ func writeBacklinks(span ptrace.Span, b Backlinks, max int, emit bool) (first bo
 	}
 
 	linkers := b.Linkers
-	if room := max - traceIDs.Len(); room <= 0 {
+	if room := limit - traceIDs.Len(); room <= 0 {
 		linkers = nil
 	} else if room < len(linkers) {
 		linkers = linkers[:room]
@@ -91,7 +92,7 @@ const hexRefLen = 48
 // hexRefs returns the IDs of linkers in lowercase hex, hexRefLen digits per
 // linker, in one string: the attributes take substrings of it, so that a
 // span's backlink IDs cost one allocation, not two per linker.
-func hexRefs(linkers []Linker) string {
+func hexRefs(linkers []linkindex.Linker) string {
 	var sb strings.Builder
 	sb.Grow(len(linkers) * hexRefLen)
 	var buf [hexRefLen]byte

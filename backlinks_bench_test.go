@@ -1,8 +1,9 @@
 package spanlinksprocessor
 
 import (
-	"math/rand/v2"
 	"testing"
+
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 )
 
 // BenchmarkWriteBacklinks measures writing the backlink attributes of 3
@@ -10,10 +11,9 @@ import (
 // a released span of mix (d) gets them.
 func BenchmarkWriteBacklinks(b *testing.B) {
 	g := newMixGen(fillNoLinks)
-	r := rand.New(rand.NewPCG(1, 2))
-	bl := Backlinks{Count: 3, ErrorCount: 1}
+	bl := linkindex.Backlinks{Count: 3, ErrorCount: 1}
 	for i := range 3 {
-		bl.Linkers = append(bl.Linkers, Linker{SpanRef: randRef(r), Name: "consume-order", Error: i == 1})
+		bl.Linkers = append(bl.Linkers, linkindex.Linker{Ref: g.ref(), Name: "consume-order", Error: i == 1})
 	}
 	const n = 512
 	b.ReportAllocs()

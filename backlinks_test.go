@@ -3,6 +3,7 @@ package spanlinksprocessor
 import (
 	"testing"
 
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"github.com/stretchr/testify/assert"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -15,12 +16,12 @@ func TestWriteBacklinksMerges(t *testing.T) {
 	td := ptrace.NewTraces()
 	span := addSpan(td, "order-api", traceID(kindOrder, 1), spanID(kindOrder, 1), "receive-order")
 	span.Attributes().PutStr("http.request.method", "POST")
-	l1 := Linker{SpanRef: SpanRef{TraceID: traceID(kindBatch, 1), SpanID: spanID(kindBatch, 1)}, Name: "process-batch", Error: true}
-	l2 := Linker{Name: "anonymous"} // empty IDs
-	l3 := Linker{SpanRef: SpanRef{TraceID: traceID(kindBatch, 3), SpanID: spanID(kindBatch, 3)}, Name: "retry-batch"}
+	l1 := linkindex.Linker{Ref: linkindex.Ref{TraceID: traceID(kindBatch, 1), SpanID: spanID(kindBatch, 1)}, Name: "process-batch", Error: true}
+	l2 := linkindex.Linker{Name: "anonymous"} // empty IDs
+	l3 := linkindex.Linker{Ref: linkindex.Ref{TraceID: traceID(kindBatch, 3), SpanID: spanID(kindBatch, 3)}, Name: "retry-batch"}
 
-	assert.True(t, writeBacklinks(span, Backlinks{Count: 2, ErrorCount: 1, Linkers: []Linker{l1, l2}}, 3, true))
-	assert.False(t, writeBacklinks(span, Backlinks{Count: 4, Linkers: []Linker{l3, l1}}, 3, true))
+	assert.True(t, writeBacklinks(span, linkindex.Backlinks{Count: 2, ErrorCount: 1, Linkers: []linkindex.Linker{l1, l2}}, 3, true))
+	assert.False(t, writeBacklinks(span, linkindex.Backlinks{Count: 4, Linkers: []linkindex.Linker{l3, l1}}, 3, true))
 
 	attrs := span.Attributes()
 	get := func(key string) pcommon.Value {
@@ -37,7 +38,7 @@ func TestWriteBacklinksMerges(t *testing.T) {
 
 	links := span.Links()
 	if assert.Equal(t, 3, links.Len()) {
-		for i, l := range []Linker{l1, l2, l3} {
+		for i, l := range []linkindex.Linker{l1, l2, l3} {
 			assert.Equal(t, l.TraceID, links.At(i).TraceID())
 			assert.Equal(t, l.SpanID, links.At(i).SpanID())
 			assert.True(t, isBacklink(links.At(i)))

@@ -12,21 +12,29 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 )
 
-// Truncation strategies for links beyond max_links_per_span.
+// Truncation is the strategy that chooses the links kept beyond
+// max_links_per_span.
+type Truncation string
+
+// Truncation strategies.
 const (
 	// TruncateSample keeps the links whose targets hash lowest: a uniform,
 	// deterministic sample.
-	TruncateSample = "sample"
+	TruncateSample Truncation = "sample"
 	// TruncateFirst keeps the earliest links.
-	TruncateFirst = "first"
+	TruncateFirst Truncation = "first"
 )
 
-// Hold modes; any other hold is a list of OTTL span conditions.
+// HoldMode is a hold setting given as a word; any other hold is a list of
+// OTTL span conditions.
+type HoldMode string
+
+// Hold modes.
 const (
 	// HoldAll holds every span for up to the window.
-	HoldAll = "all"
+	HoldAll HoldMode = "all"
 	// HoldNone holds no span: only linkers that arrived first give backlinks.
-	HoldNone = "none"
+	HoldNone HoldMode = "none"
 )
 
 // minWindow is the shortest backlinks.window: a bare number is read as
@@ -40,7 +48,7 @@ type Config struct {
 	// MaxAttributesPerLink is how many attributes a link keeps.
 	MaxAttributesPerLink int `mapstructure:"max_attributes_per_link"`
 	// Truncation chooses the links kept beyond MaxLinksPerSpan: sample or first.
-	Truncation string `mapstructure:"truncation"`
+	Truncation Truncation `mapstructure:"truncation"`
 	// Batch chooses which spans are annotated as batch spans.
 	Batch BatchConfig `mapstructure:"batch"`
 	// Backlinks configures the link index and the backlinks written on origin spans.
@@ -82,7 +90,7 @@ type BacklinksConfig struct {
 // conditions of which any one matching holds the span.
 type Hold struct {
 	// Mode is HoldAll, HoldNone, or empty when Conditions apply.
-	Mode string `mapstructure:"-"`
+	Mode HoldMode `mapstructure:"-"`
 	// Conditions are OTTL span conditions; set only when Mode is empty.
 	Conditions []string `mapstructure:"-"`
 }
@@ -139,7 +147,7 @@ func (b BacklinksConfig) Marshal(conf *confmap.Conf) error {
 	if err := conf.Marshal(backlinksKeys(b)); err != nil {
 		return err
 	}
-	var hold any = b.Hold.Mode
+	var hold any = string(b.Hold.Mode)
 	if b.Hold.Mode == "" {
 		hold = b.Hold.Conditions
 	}
@@ -151,7 +159,7 @@ func (b BacklinksConfig) Marshal(conf *confmap.Conf) error {
 func parseHold(v any) (Hold, error) {
 	switch v := v.(type) {
 	case string:
-		return Hold{Mode: v}, nil
+		return Hold{Mode: HoldMode(v)}, nil
 	case []any:
 		conds := make([]string, 0, len(v))
 		for i, c := range v {

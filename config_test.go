@@ -30,7 +30,7 @@ func loadTestdataConfig(t *testing.T, name string) (*Config, error) {
 	return cfg.(*Config), sub.Unmarshal(cfg)
 }
 
-// designDefaults is the configuration block of DESIGN.md, written out.
+// designDefaults are the defaults listed in docs/contract.md, "Configuration".
 func designDefaults() *Config {
 	return &Config{
 		MaxLinksPerSpan:      128,

@@ -9,17 +9,16 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/processor"
-)
 
-// typeStr is the component type used in collector configurations.
-var typeStr = component.MustNewType("spanlinks")
+	"github.com/spanlinks/spanlinksprocessor/internal/metadata"
+)
 
 // NewFactory returns the factory of the spanlinks processor.
 func NewFactory() processor.Factory {
 	return processor.NewFactory(
-		typeStr,
+		metadata.Type,
 		createDefaultConfig,
-		processor.WithTraces(createTraces, component.StabilityLevelDevelopment),
+		processor.WithTraces(createTraces, metadata.TracesStability),
 	)
 }
 

@@ -13,11 +13,18 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pipeline"
 	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/spanlinks/spanlinksprocessor/internal/metadata"
 )
 
+// typeStr is the component type, as the tests name it.
+var typeStr = metadata.Type
+
+// TestFactoryType pins what metadata.yaml declares: the type users write in
+// their configurations and the stability. (generated_component_test.go
+// checks the factory's type against metadata.yaml as well.)
 func TestFactoryType(t *testing.T) {
 	f := NewFactory()
-	assert.Equal(t, component.MustNewType("spanlinks"), f.Type())
 	assert.Equal(t, "spanlinks", f.Type().String())
 	assert.Equal(t, component.StabilityLevelDevelopment, f.TracesStability())
 }
@@ -77,12 +84,6 @@ func TestFactoryCreateTraces(t *testing.T) {
 			require.NoError(t, p.Shutdown(context.Background()))
 		})
 	}
-}
-
-func TestFactoryShutdownWithoutStart(t *testing.T) {
-	p, err := NewFactory().CreateTraces(context.Background(), processortest.NewNopSettings(typeStr), createDefaultConfig(), consumertest.NewNop())
-	require.NoError(t, err)
-	assert.NoError(t, p.Shutdown(context.Background()))
 }
 
 func TestFactoryCreateTracesBadHoldCondition(t *testing.T) {

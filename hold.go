@@ -15,15 +15,14 @@ type heldBatch struct {
 	spans   int
 	client  client.Info // who sent it: released under the sender's metadata
 	arrived time.Time
-	seen    Cursor // the index entries its spans' backlinks already count
 }
 
 // hold keeps batches of spans for up to window, releasing the oldest first.
-// It never holds more than max spans and never drops one: past max, or once
-// closed, batches leave at once.
+// It never holds more than limit spans and never drops one: past limit, or
+// once closed, batches leave at once.
 type hold struct {
 	window time.Duration
-	max    int
+	limit  int
 
 	mu     sync.Mutex
 	queue  []heldBatch // arrival order, so expiry order too
@@ -31,16 +30,15 @@ type hold struct {
 	closed bool
 }
 
-func newHold(window time.Duration, max int) *hold {
-	return &hold{window: window, max: max}
+func newHold(window time.Duration, limit int) *hold {
+	return &hold{window: window, limit: limit}
 }
 
-// add holds td, n spans sent by from that arrived at now with the
-// backlinks up to seen, and returns the batches that
-// must be released at once, oldest first: those over max (td itself when it
-// alone is over max), or td when the hold is closed.
-func (h *hold) add(td ptrace.Traces, n int, from client.Info, now time.Time, seen Cursor) []heldBatch {
-	b := heldBatch{td: td, spans: n, client: from, arrived: now, seen: seen}
+// add holds td, n spans sent by from that arrived at now, and returns the batches that
+// must be released at once, oldest first: those over the limit (td itself
+// when it alone is over it), or td when the hold is closed.
+func (h *hold) add(td ptrace.Traces, n int, from client.Info, now time.Time) []heldBatch {
+	b := heldBatch{td: td, spans: n, client: from, arrived: now}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -49,7 +47,7 @@ func (h *hold) add(td ptrace.Traces, n int, from client.Info, now time.Time, see
 	h.queue = append(h.queue, b)
 	h.spans += n
 	var over []heldBatch
-	for h.spans > h.max {
+	for h.spans > h.limit {
 		over = append(over, h.pop())
 	}
 	return over

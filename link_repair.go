@@ -3,6 +3,7 @@ package spanlinksprocessor
 import (
 	"slices"
 
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
@@ -41,9 +42,9 @@ const (
 )
 
 // repairLinks validates, deduplicates and truncates span's links and limits
-// their attributes (DESIGN.md steps 1 and 2). Every link it drops is added
-// to the span's DroppedLinksCount. sc is scratch space reused across spans;
-// the stats returned live in it. log, when not nil, is told of every
+// their attributes (docs/contract.md, steps 1 and 2). Every link it drops is
+// added to the span's DroppedLinksCount. sc is scratch space reused across
+// spans; the stats returned live in it. log, when not nil, is told of every
 // dropped link. A span without links costs a few loads: this is inlined.
 func repairLinks(span ptrace.Span, cfg *Config, sc *scratch, log *zap.Logger) linkStats {
 	st := &sc.stats
@@ -64,7 +65,7 @@ func repairSpan(span ptrace.Span, cfg *Config, sc *scratch, st *linkCounts, log 
 			log.Debug("Dropped span links over max_links_per_span",
 				zap.Stringer("trace_id", span.TraceID()), zap.Stringer("span_id", span.SpanID()),
 				zap.String("reason", dropLimit), zap.Int("dropped", st.truncated),
-				zap.Int("max_links_per_span", cfg.MaxLinksPerSpan), zap.String("truncation", cfg.Truncation))
+				zap.Int("max_links_per_span", cfg.MaxLinksPerSpan), zap.String("truncation", string(cfg.Truncation)))
 		}
 	}
 	st.attrsDropped = limitLinkAttributes(links, cfg.MaxAttributesPerLink)
@@ -79,7 +80,7 @@ func repairSpan(span ptrace.Span, cfg *Config, sc *scratch, st *linkCounts, log 
 // only reads: most spans have nothing to drop.
 func validateLinks(span ptrace.Span, sc *scratch, st *linkCounts, log *zap.Logger) {
 	links := span.Links()
-	self := keyOf(span.TraceID(), span.SpanID())
+	self := linkindex.KeyOf(span.TraceID(), span.SpanID())
 	sc.seen.reset()
 	clean := true
 	for i := 0; i < links.Len() && clean; i++ {
@@ -113,10 +114,10 @@ func validateLinks(span ptrace.Span, sc *scratch, st *linkCounts, log *zap.Logge
 
 // linkVerdict returns why l, a link of the span self, is dropped, or ""
 // when it is kept; a kept valid link is added to seen.
-func linkVerdict(l ptrace.SpanLink, self refKey, seen *refSet) string {
-	k := keyOf(l.TraceID(), l.SpanID())
+func linkVerdict(l ptrace.SpanLink, self linkindex.Key, seen *refSet) string {
+	k := linkindex.KeyOf(l.TraceID(), l.SpanID())
 	switch {
-	case !k.valid():
+	case !k.Valid():
 		if l.Attributes().Len() > 0 || l.TraceState().AsRaw() != "" {
 			return ""
 		}
@@ -129,27 +130,27 @@ func linkVerdict(l ptrace.SpanLink, self refKey, seen *refSet) string {
 	return ""
 }
 
-// truncateLinks keeps max links, chosen by strategy, in their original
+// truncateLinks keeps limit links, chosen by strategy, in their original
 // relative order, and returns how many it dropped.
-func truncateLinks(links ptrace.SpanLinkSlice, max int, strategy string, sc *scratch) int {
+func truncateLinks(links ptrace.SpanLinkSlice, limit int, strategy Truncation, sc *scratch) int {
 	n := links.Len()
 	if strategy == TruncateFirst {
 		i := 0
-		links.RemoveIf(func(ptrace.SpanLink) bool { i++; return i > max })
-		return n - max
+		links.RemoveIf(func(ptrace.SpanLink) bool { i++; return i > limit })
+		return n - limit
 	}
 	// Bottom-k: keep the links whose target hashes lowest; ties go to the
 	// earlier link, so the choice depends on nothing but the links. The
 	// k-th lowest hash is found by selection, not by sorting: every link
 	// hashing below it is kept, then the earliest of those hashing equal to
-	// it, up to max.
+	// it, up to limit.
 	sc.hashes = sc.hashes[:0]
 	for i := 0; i < n; i++ {
 		l := links.At(i)
 		sc.hashes = append(sc.hashes, linkHash(l.TraceID(), l.SpanID()))
 	}
 	sc.sorted = append(sc.sorted[:0], sc.hashes...)
-	kth := selectKth(sc.sorted, max-1)
+	kth := selectKth(sc.sorted, limit-1)
 	below := 0
 	for _, h := range sc.hashes {
 		if h < kth {
@@ -157,7 +158,7 @@ func truncateLinks(links ptrace.SpanLinkSlice, max int, strategy string, sc *scr
 		}
 	}
 	sc.keep = slices.Grow(sc.keep[:0], n)[:n]
-	ties := max - below // links hashing to kth that are kept, earliest first
+	ties := limit - below // links hashing to kth that are kept, earliest first
 	for i, h := range sc.hashes {
 		keep := h < kth
 		if h == kth && ties > 0 {
@@ -168,23 +169,23 @@ func truncateLinks(links ptrace.SpanLinkSlice, max int, strategy string, sc *scr
 	}
 	i := 0
 	links.RemoveIf(func(ptrace.SpanLink) bool { i++; return !sc.keep[i-1] })
-	return n - max
+	return n - limit
 }
 
-// limitLinkAttributes keeps the first max attributes of every link, counts
+// limitLinkAttributes keeps the first limit attributes of every link, counts
 // the rest in the link's DroppedAttributesCount, and returns how many it
 // dropped in all.
-func limitLinkAttributes(links ptrace.SpanLinkSlice, max int) int {
+func limitLinkAttributes(links ptrace.SpanLinkSlice, limit int) int {
 	total := 0
 	for i := 0; i < links.Len(); i++ {
 		l := links.At(i)
 		attrs := l.Attributes()
-		extra := attrs.Len() - max
+		extra := attrs.Len() - limit
 		if extra <= 0 {
 			continue
 		}
 		j := 0
-		attrs.RemoveIf(func(string, pcommon.Value) bool { j++; return j > max })
+		attrs.RemoveIf(func(string, pcommon.Value) bool { j++; return j > limit })
 		l.SetDroppedAttributesCount(l.DroppedAttributesCount() + uint32(extra))
 		total += extra
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -49,9 +50,9 @@ const (
 // mixGen builds the input batches of one mix, deterministically.
 type mixGen struct {
 	r      *rand.Rand
-	prev   []SpanRef // the spans of the previous batch: link targets
-	cur    []SpanRef
-	recent []SpanRef // the last telemetrygenContexts spans, for fillTelemetrygen
+	prev   []linkindex.Ref // the spans of the previous batch: link targets
+	cur    []linkindex.Ref
+	recent []linkindex.Ref // the last telemetrygenContexts spans, for fillTelemetrygen
 	fill   func(g *mixGen, td ptrace.Traces)
 }
 
@@ -75,8 +76,8 @@ func (g *mixGen) next() ptrace.Traces {
 }
 
 // ref returns random IDs, as an SDK makes them.
-func (g *mixGen) ref() SpanRef {
-	var s SpanRef
+func (g *mixGen) ref() linkindex.Ref {
+	var s linkindex.Ref
 	binary.LittleEndian.PutUint64(s.TraceID[:8], g.r.Uint64())
 	binary.LittleEndian.PutUint64(s.TraceID[8:], g.r.Uint64())
 	binary.LittleEndian.PutUint64(s.SpanID[:], g.r.Uint64())
@@ -85,7 +86,7 @@ func (g *mixGen) ref() SpanRef {
 
 // target returns the i-th span of the previous batch, or random IDs before
 // there is one.
-func (g *mixGen) target(i int) SpanRef {
+func (g *mixGen) target(i int) linkindex.Ref {
 	if len(g.prev) == 0 {
 		return g.ref()
 	}
@@ -93,7 +94,7 @@ func (g *mixGen) target(i int) SpanRef {
 }
 
 // span appends a span with IDs id and the attributes of an HTTP server span.
-func (g *mixGen) span(td ptrace.Traces, id SpanRef, name string) ptrace.Span {
+func (g *mixGen) span(td ptrace.Traces, id linkindex.Ref, name string) ptrace.Span {
 	s := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().AppendEmpty()
 	s.SetTraceID(id.TraceID)
 	s.SetSpanID(id.SpanID)
@@ -131,7 +132,7 @@ func putHTTPServerAttributes(a pcommon.Map) {
 }
 
 // link appends to s a link to to, with the W3C sampled flag set.
-func link(s ptrace.Span, to SpanRef) {
+func link(s ptrace.Span, to linkindex.Ref) {
 	l := s.Links().AppendEmpty()
 	l.SetTraceID(to.TraceID)
 	l.SetSpanID(to.SpanID)
@@ -241,7 +242,7 @@ var benchMixes = []benchMix{
 
 // floorRun is the floor: the least work any link processor must do.
 type floorRun struct {
-	targets map[SpanRef]struct{}
+	targets map[linkindex.Ref]struct{}
 	max     int
 	hits    int
 }
@@ -254,7 +255,7 @@ func (f *floorRun) consume(td ptrace.Traces) {
 			spans := sss.At(j).Spans()
 			for k := 0; k < spans.Len(); k++ {
 				s := spans.At(k)
-				if _, ok := f.targets[SpanRef{TraceID: s.TraceID(), SpanID: s.SpanID()}]; ok {
+				if _, ok := f.targets[linkindex.Ref{TraceID: s.TraceID(), SpanID: s.SpanID()}]; ok {
 					f.hits++
 				}
 				links := s.Links()
@@ -263,7 +264,7 @@ func (f *floorRun) consume(td ptrace.Traces) {
 					if len(f.targets) >= f.max {
 						clear(f.targets)
 					}
-					f.targets[SpanRef{TraceID: ln.TraceID(), SpanID: ln.SpanID()}] = struct{}{}
+					f.targets[linkindex.Ref{TraceID: ln.TraceID(), SpanID: ln.SpanID()}] = struct{}{}
 				}
 			}
 		}
@@ -333,7 +334,7 @@ func runner(b *testing.B, m benchMix, kind string) *mixRunner {
 		v := new(bareRun)
 		r.consume = v.consume
 	case "floor":
-		f := &floorRun{targets: map[SpanRef]struct{}{}, max: cfg.Backlinks.MaxIndexEntries}
+		f := &floorRun{targets: map[linkindex.Ref]struct{}{}, max: cfg.Backlinks.MaxIndexEntries}
 		cleared := false
 		r.consume = func(td ptrace.Traces) {
 			n := len(f.targets)
@@ -359,7 +360,7 @@ func runner(b *testing.B, m benchMix, kind string) *mixRunner {
 		}
 		r.full = func() bool {
 			// An index still empty after a batch: the mix has no links.
-			return (p.index == nil || p.index.Len() == 0 || p.index.Stats().Evicted > 0) &&
+			return (p.index == nil || p.index.Empty() || p.index.Stats().Evicted > 0) &&
 				(p.hold == nil || p.hold.len() > cfg.Backlinks.MaxHeldSpans-benchBatchSpans)
 		}
 	}

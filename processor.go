@@ -2,10 +2,12 @@ package spanlinksprocessor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
@@ -14,17 +16,19 @@ import (
 	"go.uber.org/zap"
 )
 
-// spanLinksProcessor applies the six steps of DESIGN.md to every span.
+// spanLinksProcessor applies the six steps of docs/contract.md to every
+// span: validate, truncate, annotate, index, backlink, hold.
 type spanLinksProcessor struct {
 	cfg    *Config
 	next   consumer.Traces
 	logger *zap.Logger
 	now    func() time.Time // the clock; tests inject their own
 
-	index  LinkIndex     // nil when backlinks are disabled
+	index  linkIndex     // nil when backlinks are disabled
 	hold   *hold         // nil when no span is held
 	holdIf *holdMatcher  // nil when every span is held
 	tick   time.Duration // how often held spans are checked without traffic; 0: never
+	reach  time.Duration // how long before a span arrived its linkers count: the window and a tick
 
 	tel     *telemetry
 	dropLog *zap.Logger // nil unless debug logging is on
@@ -43,13 +47,20 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*s
 	}
 	if b := cfg.Backlinks; b.Enabled {
 		// The release loop runs every tick, so a span held for the window
-		// leaves up to a tick late; index entries live a tick longer than
-		// the window, so that it still sees a linker that came right after it.
+		// leaves up to a tick late; linkers count for a tick longer than
+		// the window, so that a span still sees a linker that came right
+		// after it.
 		p.tick = min(b.Window/10, time.Second)
-		p.index = newMemoryIndex(b.Window+p.tick, b.MaxIndexEntries)
+		p.reach = b.Window + p.tick
+		lifetime := p.reach
 		if b.Hold.Mode != HoldNone {
 			p.hold = newHold(b.Window, b.MaxHeldSpans)
+			// A held span is looked up once, on release, up to a reach
+			// after it arrived, for the linkers of up to a reach before:
+			// index entries live for both.
+			lifetime = 2 * p.reach
 		}
+		p.index = newLinkIndex(&cfg.Backlinks, lifetime)
 		if b.Hold.Mode == "" {
 			m, err := newHoldMatcher(b.Hold.Conditions, set.TelemetrySettings)
 			if err != nil {
@@ -105,7 +116,11 @@ func (p *spanLinksProcessor) Shutdown(ctx context.Context) error {
 	if p.hold != nil {
 		p.release(p.hold.close(), p.now(), releaseShutdown)
 	}
-	return p.tel.shutdown()
+	var err error
+	if p.index != nil {
+		err = p.index.Close()
+	}
+	return errors.Join(err, p.tel.shutdown())
 }
 
 // ConsumeTraces repairs, annotates and indexes the links of every span in
@@ -127,53 +142,59 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 			c.batchSpans++
 		}
 		if p.index != nil {
-			sc.links.addSpan(p.index, span) // 4. index: gathered here,
+			gatherLinks(&sc.links, span) // 4. index: gathered here,
 		}
 	})
-	if p.index != nil {
-		indexBatch(p.index, &sc.links, now) // and added for the whole batch
+	if p.index != nil && sc.links.Len() > 0 {
+		// and added for the whole batch.
+		if err := p.index.Add(ctx, &sc.links, now); err != nil {
+			p.indexFailed("add", err)
+		}
+		sc.links.Reset()
 	}
 	scratchPool.Put(sc)
 	if p.index == nil {
 		return p.next.ConsumeTraces(ctx, td)
 	}
-	// 5. Backlink, in a second pass so that the order of spans within td
-	// does not matter. Held spans get the rest, after seen, on release.
-	seen := p.index.Cursor()
-	c.backlinkedSpans += p.backlink(td, 0, seen, now)
-	if p.hold == nil {
-		return p.next.ConsumeTraces(ctx, td)
+	if p.hold != nil {
+		// 6. Hold: the spans to hold leave td; they are looked up once,
+		// when they are released.
+		held, n := p.takeHeld(ctx, td)
+		if n > 0 {
+			p.release(p.hold.add(held, n, client.FromContext(ctx), now), now, releaseCapacity)
+		}
+		if td.ResourceSpans().Len() == 0 {
+			return nil
+		}
 	}
-	// 6. Hold.
-	held, n := p.takeHeld(ctx, td)
-	if n > 0 {
-		p.release(p.hold.add(held, n, client.FromContext(ctx), now, seen), now, releaseCapacity)
-	}
-	if td.ResourceSpans().Len() == 0 {
-		return nil
-	}
+	// 5. Backlink the spans that pass now, in a second pass so that the
+	// order of spans within td does not matter.
+	c.backlinkedSpans += p.backlink(ctx, td, now.Add(-p.reach))
 	return p.next.ConsumeTraces(ctx, td)
 }
 
 // backlink writes on every span of td the backlinks whose index entries
-// lie in (from, to], and returns how many spans got their first backlinks.
-// The spans are looked up together, then written in order.
-func (p *spanLinksProcessor) backlink(td ptrace.Traces, from, to Cursor, now time.Time) int {
-	if indexEmpty(p.index) {
+// were added after since, and returns how many spans got their first
+// backlinks. The spans are looked up together, then written in order.
+func (p *spanLinksProcessor) backlink(ctx context.Context, td ptrace.Traces, since time.Time) int {
+	if p.index.Empty() {
 		return 0 // nothing links anywhere: no span has backlinks
 	}
 	b := p.cfg.Backlinks
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
-	lb := &sc.lookups
-	defer lb.reset()
+	q := &sc.lookups
+	defer q.Reset()
 	eachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) {
-		lb.addSpan(p.index, span)
+		q.Add(linkindex.KeyOf(span.TraceID(), span.SpanID()))
 	})
-	found := lb.lookup(p.index, from, to, now, b.MaxBacklinksPerSpan)
+	if err := p.index.Lookup(ctx, q, since, b.MaxBacklinksPerSpan); err != nil {
+		p.indexFailed("lookup", err)
+		return 0
+	}
 	n, i := 0, 0
 	eachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) {
-		if writeBacklinks(span, found[i], b.MaxBacklinksPerSpan, b.EmitLinks) {
+		if writeBacklinks(span, q.Result(i), b.MaxBacklinksPerSpan, b.EmitLinks) {
 			n++
 		}
 		i++
@@ -202,7 +223,7 @@ func (p *spanLinksProcessor) release(batches []heldBatch, now time.Time, reason 
 	var c counts
 	for _, b := range batches {
 		ctx := client.NewContext(context.Background(), b.client)
-		c.backlinkedSpans += p.backlink(b.td, b.seen, CursorEnd, now)
+		c.backlinkedSpans += p.backlink(ctx, b.td, b.arrived.Add(-p.reach))
 		p.tel.releasedSpans.Add(ctx, int64(b.spans), p.tel.releaseReason[reason])
 		if err := p.next.ConsumeTraces(ctx, b.td); err != nil {
 			p.tel.releaseErrors.Add(ctx, int64(b.spans))
@@ -212,4 +233,11 @@ func (p *spanLinksProcessor) release(batches []heldBatch, now time.Time, reason 
 		}
 	}
 	p.tel.record(context.Background(), &c)
+}
+
+// indexFailed logs that the index failed to op: the spans pass with the
+// backlinks known so far.
+func (p *spanLinksProcessor) indexFailed(op string, err error) {
+	p.logger.Warn("The link index failed; spans pass with the backlinks known so far",
+		zap.String("op", op), zap.Error(err))
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -203,4 +204,44 @@ func TestReleaseKeepsSenderMetadata(t *testing.T) {
 	require.NoError(t, p.ConsumeTraces(withTenant("initech"), inputOf(orders(3, 3)))) // releases globex's by window
 	require.NoError(t, p.Shutdown(context.Background()))                              // releases initech's
 	assert.Equal(t, []string{"acme", "globex", "initech"}, sink.tenants)
+}
+
+// TestHeldSpanFindsLinkerOfAReachBefore: a held span is looked up once, on
+// release, so the entries of linkers that came up to a reach (the window
+// and a tick) before it arrived must still be there a window later. A
+// linker exactly a reach older counts no more.
+func TestHeldSpanFindsLinkerOfAReachBefore(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		after time.Duration // from the batch to the orders, past the reach
+		want  int64         // backlinks on each order
+	}{
+		{name: "just inside the reach", after: -1, want: 1},
+		{name: "exactly a reach later", after: 0, want: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := createDefaultConfig().(*Config)
+			clock := &fakeClock{t: start}
+			sink := new(consumertest.TracesSink)
+			p := newTestProcessor(t, cfg, sink, clock)
+			ctx := context.Background()
+			require.NoError(t, p.ConsumeTraces(ctx, inputOf(func(td ptrace.Traces) { batchSpan(td, 1, 1, 3) })))
+			ordersAt := start.Add(p.reach + tc.after)
+			clock.Set(ordersAt)
+			require.NoError(t, p.ConsumeTraces(ctx, inputOf(orders(1, 3))))
+			clock.Set(ordersAt.Add(cfg.Backlinks.Window))
+			p.releaseExpired()
+			got := map[string]int64{}
+			for _, td := range sink.AllTraces() {
+				forEachSpan(td, func(s ptrace.Span) {
+					if v, ok := s.Attributes().Get(attrBacklinksCount); ok {
+						got[s.Name()] += v.Int()
+					}
+				})
+			}
+			require.Equal(t, 4, sink.SpanCount(), "the batch and its 3 orders, each once")
+			orderName := inputOf(orders(1, 1)).ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Name()
+			assert.Equal(t, 3*tc.want, got[orderName], "backlinks on the orders, 3 of them")
+		})
+	}
 }

@@ -10,34 +10,20 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/spanlinks/spanlinksprocessor/internal/metadata"
 )
 
-// scopeName is the instrumentation scope of the processor's own telemetry.
-const scopeName = "github.com/spanlinks/spanlinksprocessor"
-
-// Names of the processor's metrics, as metadata.yaml and documentation.md
-// list them; the collector exports them with these names (counters get
-// Prometheus' _total suffix).
-const (
-	metricLinksDropped          = "otelcol_processor_spanlinks_links_dropped"
-	metricLinkAttributesDropped = "otelcol_processor_spanlinks_link_attributes_dropped"
-	metricBatchSpans            = "otelcol_processor_spanlinks_batch_spans"
-	metricBacklinkedSpans       = "otelcol_processor_spanlinks_backlinked_spans"
-	metricHeldSpans             = "otelcol_processor_spanlinks_held_spans"
-	metricReleasedSpans         = "otelcol_processor_spanlinks_released_spans"
-	metricReleaseErrors         = "otelcol_processor_spanlinks_release_errors"
-	metricIndexEntries          = "otelcol_processor_spanlinks_index_entries"
-	metricIndexEvictions        = "otelcol_processor_spanlinks_index_evictions"
-)
-
-// Reasons held spans are released, the reason attribute of released_spans.
+// Reasons held spans are released, the reason attribute of released_spans
+// (release_reason in metadata.yaml).
 const (
 	releaseWindow   = "window"
 	releaseCapacity = "capacity"
 	releaseShutdown = "shutdown"
 )
 
-// Reasons index entries leave, the reason attribute of index_evictions.
+// Reasons index entries leave, the reason attribute of index_evictions
+// (eviction_reason in metadata.yaml).
 const (
 	evictExpired  = "expired"
 	evictCapacity = "capacity"
@@ -46,83 +32,88 @@ const (
 // reasonKey is the attribute that tells why a link, span or entry went.
 const reasonKey = "reason"
 
-// telemetry holds the processor's own metrics.
+// telemetry holds the processor's own metrics: the instruments the
+// TelemetryBuilder generated from metadata.yaml made, and the attribute
+// sets the processor records them with.
 type telemetry struct {
-	linksDropped    metric.Int64Counter
-	attrsDropped    metric.Int64Counter
-	batchSpans      metric.Int64Counter
-	backlinkedSpans metric.Int64Counter
-	releasedSpans   metric.Int64Counter
-	releaseErrors   metric.Int64Counter
-	reg             metric.Registration // the gauges' callback
+	tb *metadata.TelemetryBuilder
+
+	// The counters the processor adds to outside record.
+	releasedSpans metric.Int64Counter
+	releaseErrors metric.Int64Counter
 
 	// Attribute sets made once, so that recording allocates nothing.
-	dropReason    map[string]metric.AddOption
+	// dropReason's option lists are passed whole (opts...), so that no
+	// variadic slice is made per call either.
+	dropReason    map[string][]metric.AddOption
 	releaseReason map[string]metric.AddOption
 }
 
-// reasons returns an AddOption with reason=r for each of rs.
-func reasons(rs ...string) map[string]metric.AddOption {
-	m := make(map[string]metric.AddOption, len(rs))
+// reasons returns the options that record reason=r, for each r of rs.
+func reasons(rs ...string) map[string][]metric.AddOption {
+	m := make(map[string][]metric.AddOption, len(rs))
 	for _, r := range rs {
-		m[r] = metric.WithAttributeSet(attribute.NewSet(attribute.String(reasonKey, r)))
+		m[r] = []metric.AddOption{reasonOption(r)}
 	}
 	return m
 }
 
+// reasonOption returns the option that records reason=r.
+func reasonOption(r string) metric.MeasurementOption {
+	return metric.WithAttributeSet(attribute.NewSet(attribute.String(reasonKey, r)))
+}
+
 // newTelemetry creates the metrics on set's MeterProvider; held and index,
 // either of which may be nil, feed the gauges when they are read.
-func newTelemetry(set component.TelemetrySettings, held *hold, index LinkIndex) (*telemetry, error) {
-	m := set.MeterProvider.Meter(scopeName)
-	t := &telemetry{
-		dropReason:    reasons(dropInvalid, dropDuplicate, dropSelf, dropLimit),
-		releaseReason: reasons(releaseWindow, releaseCapacity, releaseShutdown),
-	}
-	var errs []error
-	counter := func(name, desc, unit string) metric.Int64Counter {
-		c, err := m.Int64Counter(name, metric.WithDescription(desc), metric.WithUnit(unit))
-		errs = append(errs, err)
-		return c
-	}
-	t.linksDropped = counter(metricLinksDropped, "Span links dropped by the processor, by reason: invalid, duplicate, self, limit.", "{link}")
-	t.attrsDropped = counter(metricLinkAttributesDropped, "Link attributes dropped over max_attributes_per_link.", "{attribute}")
-	t.batchSpans = counter(metricBatchSpans, "Batch spans annotated with spanlinks.links.* attributes.", "{span}")
-	t.backlinkedSpans = counter(metricBacklinkedSpans, "Origin spans given spanlinks.backlinks.* attributes.", "{span}")
-	t.releasedSpans = counter(metricReleasedSpans, "Held spans released, by reason: window, capacity, shutdown.", "{span}")
-	t.releaseErrors = counter(metricReleaseErrors, "Released spans that the next consumer refused; they are logged.", "{span}")
-
-	heldSpans, err := m.Int64ObservableGauge(metricHeldSpans, metric.WithDescription("Spans held waiting for their linkers."), metric.WithUnit("{span}"))
-	errs = append(errs, err)
-	entries, err := m.Int64ObservableGauge(metricIndexEntries, metric.WithDescription("Entries in the link index, one per indexed link."), metric.WithUnit("{entry}"))
-	errs = append(errs, err)
-	evictions, err := m.Int64ObservableCounter(metricIndexEvictions, metric.WithDescription("Index entries removed, by reason: expired (older than the window), capacity (over max_index_entries)."), metric.WithUnit("{entry}"))
-	errs = append(errs, err)
-	if err := errors.Join(errs...); err != nil {
+func newTelemetry(set component.TelemetrySettings, held *hold, index linkIndex) (*telemetry, error) {
+	tb, err := metadata.NewTelemetryBuilder(set)
+	if err != nil {
 		return nil, err
 	}
-
-	expired := metric.WithAttributeSet(attribute.NewSet(attribute.String(reasonKey, evictExpired)))
-	evicted := metric.WithAttributeSet(attribute.NewSet(attribute.String(reasonKey, evictCapacity)))
-	t.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		if held != nil {
-			o.ObserveInt64(heldSpans, int64(held.len()))
-		}
-		if index != nil {
-			o.ObserveInt64(entries, int64(index.Len()))
-			st := index.Stats()
-			o.ObserveInt64(evictions, int64(st.Expired), expired)
-			o.ObserveInt64(evictions, int64(st.Evicted), evicted)
-		}
-		return nil
-	}, heldSpans, entries, evictions)
-	if err != nil {
+	t := &telemetry{
+		tb:            tb,
+		releasedSpans: tb.ProcessorSpanlinksReleasedSpans,
+		releaseErrors: tb.ProcessorSpanlinksReleaseErrors,
+		dropReason:    reasons(dropInvalid, dropDuplicate, dropSelf, dropLimit),
+		releaseReason: make(map[string]metric.AddOption, 3),
+	}
+	for _, r := range []string{releaseWindow, releaseCapacity, releaseShutdown} {
+		t.releaseReason[r] = reasonOption(r)
+	}
+	var errs []error
+	if held != nil {
+		errs = append(errs, tb.RegisterProcessorSpanlinksHeldSpansCallback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(int64(held.len()))
+			return nil
+		}))
+	}
+	if index != nil {
+		expired, evicted := reasonOption(evictExpired), reasonOption(evictCapacity)
+		errs = append(errs,
+			tb.RegisterProcessorSpanlinksIndexEntriesCallback(func(_ context.Context, o metric.Int64Observer) error {
+				o.Observe(int64(index.Stats().Entries))
+				return nil
+			}),
+			tb.RegisterProcessorSpanlinksIndexEvictionsCallback(func(_ context.Context, o metric.Int64Observer) error {
+				st := index.Stats()
+				o.Observe(int64(st.Expired), expired)
+				o.Observe(int64(st.Evicted), evicted)
+				return nil
+			}))
+	}
+	if err := errors.Join(errs...); err != nil {
+		tb.Shutdown()
 		return nil, err
 	}
 	return t, nil
 }
 
-// shutdown stops the gauges' callback.
-func (t *telemetry) shutdown() error { return t.reg.Unregister() }
+// shutdown stops the gauges' callbacks. It returns nil: the generated
+// builder's Shutdown drops the errors of unregistering them.
+func (t *telemetry) shutdown() error {
+	t.tb.Shutdown()
+	return nil
+}
 
 // counts is what one ConsumeTraces call did, recorded once at its end.
 type counts struct {
@@ -142,24 +133,19 @@ func (c *counts) addLinks(st linkStats) {
 
 // record adds c to the metrics, skipping zeros.
 func (t *telemetry) record(ctx context.Context, c *counts) {
-	// Options are passed only when there is something to add: a variadic
-	// argument list would be allocated on every call.
-	add := func(m metric.Int64Counter, n int, opt metric.AddOption) {
-		switch {
-		case n <= 0:
-		case opt == nil:
-			m.Add(ctx, int64(n))
-		default:
-			m.Add(ctx, int64(n), opt)
+	add := func(m metric.Int64Counter, n int, opts []metric.AddOption) {
+		if n > 0 {
+			m.Add(ctx, int64(n), opts...)
 		}
 	}
-	add(t.linksDropped, c.invalid, t.dropReason[dropInvalid])
-	add(t.linksDropped, c.duplicate, t.dropReason[dropDuplicate])
-	add(t.linksDropped, c.self, t.dropReason[dropSelf])
-	add(t.linksDropped, c.limit, t.dropReason[dropLimit])
-	add(t.attrsDropped, c.attrsDropped, nil)
-	add(t.batchSpans, c.batchSpans, nil)
-	add(t.backlinkedSpans, c.backlinkedSpans, nil)
+	tb := t.tb
+	add(tb.ProcessorSpanlinksLinksDropped, c.invalid, t.dropReason[dropInvalid])
+	add(tb.ProcessorSpanlinksLinksDropped, c.duplicate, t.dropReason[dropDuplicate])
+	add(tb.ProcessorSpanlinksLinksDropped, c.self, t.dropReason[dropSelf])
+	add(tb.ProcessorSpanlinksLinksDropped, c.limit, t.dropReason[dropLimit])
+	add(tb.ProcessorSpanlinksLinkAttributesDropped, c.attrsDropped, nil)
+	add(tb.ProcessorSpanlinksBatchSpans, c.batchSpans, nil)
+	add(tb.ProcessorSpanlinksBacklinkedSpans, c.backlinkedSpans, nil)
 }
 
 // dropLogger returns the logger told of every dropped link, sampled so that

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
@@ -20,6 +21,26 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 )
+
+// Names of the processor's metrics, as the collector exports them
+// (metadata.yaml's keys with the otelcol_ prefix).
+const (
+	metricLinksDropped          = "otelcol_processor_spanlinks_links_dropped"
+	metricLinkAttributesDropped = "otelcol_processor_spanlinks_link_attributes_dropped"
+	metricBatchSpans            = "otelcol_processor_spanlinks_batch_spans"
+	metricBacklinkedSpans       = "otelcol_processor_spanlinks_backlinked_spans"
+	metricHeldSpans             = "otelcol_processor_spanlinks_held_spans"
+	metricReleasedSpans         = "otelcol_processor_spanlinks_released_spans"
+	metricReleaseErrors         = "otelcol_processor_spanlinks_release_errors"
+	metricIndexEntries          = "otelcol_processor_spanlinks_index_entries"
+	metricIndexEvictions        = "otelcol_processor_spanlinks_index_evictions"
+)
+
+// allMetrics lists every metric of the processor.
+var allMetrics = []string{
+	metricLinksDropped, metricLinkAttributesDropped, metricBatchSpans, metricBacklinkedSpans,
+	metricHeldSpans, metricReleasedSpans, metricReleaseErrors, metricIndexEntries, metricIndexEvictions,
+}
 
 // metricValue returns the value of metric name in tel, summed over the
 // points whose reason is reason (any reason when empty); 0 when absent.
@@ -189,9 +210,15 @@ func TestGauges(t *testing.T) {
 	assert.Zero(t, metricValue(t, tel, metricHeldSpans, ""))
 	assert.Equal(t, int64(8), metricValue(t, tel, metricReleasedSpans, releaseWindow))
 	assert.Equal(t, int64(7), metricValue(t, tel, metricBacklinkedSpans, ""))
-	assert.Equal(t, int64(7), metricValue(t, tel, metricIndexEntries, ""), "entries outlive the window by the release loop's tick")
+	assert.Equal(t, int64(7), metricValue(t, tel, metricIndexEntries, ""), "entries outlive the window")
 
-	clock.Set(start.Add(window + min(window/10, time.Second)))
+	// With spans held, entries live for twice the window and a tick: a
+	// span held at the end of an entry's reach still finds it on release.
+	reach := window + min(window/10, time.Second)
+	clock.Set(start.Add(2*reach - 1))
+	p.releaseExpired()
+	assert.Equal(t, int64(7), metricValue(t, tel, metricIndexEntries, ""), "entries live while a span held after them may still need them")
+	clock.Set(start.Add(2 * reach))
 	p.releaseExpired()
 	assert.Zero(t, metricValue(t, tel, metricIndexEntries, ""))
 	assert.Equal(t, int64(7), metricValue(t, tel, metricIndexEvictions, evictExpired))
@@ -288,4 +315,23 @@ func TestNoDropLogsAboveDebug(t *testing.T) {
 	assert.Nil(t, p.dropLog)
 	require.NoError(t, p.ConsumeTraces(context.Background(), scenarios()[5].steps[0].input))
 	assert.Zero(t, logs.Len())
+}
+
+// TestRecordAllocations: recording allocates nothing, whether there is
+// nothing to count or every counter moves: the attribute sets and option
+// lists are made once, in newTelemetry.
+func TestRecordAllocations(t *testing.T) {
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	tm, err := newTelemetry(tel.NewTelemetrySettings(), newHold(1, 10), linkindex.NewMemory(time.Second, 10))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, tm.shutdown()) })
+	ctx := context.Background()
+	all := &counts{invalid: 1, duplicate: 1, self: 1, limit: 1, attrsDropped: 1, batchSpans: 1, backlinkedSpans: 1}
+	tm.record(ctx, all) // the SDK makes each point's aggregator on its first use
+	assert.Zero(t, testing.AllocsPerRun(100, func() { tm.record(ctx, &counts{}) }), "nothing to count")
+	assert.Zero(t, testing.AllocsPerRun(100, func() { tm.record(ctx, all) }), "every counter")
+	// AllocsPerRun runs its function once more than asked, to warm up.
+	assert.Equal(t, int64(1+101), metricValue(t, tel, metricLinksDropped, dropSelf))
+	assert.Equal(t, int64(1+101), metricValue(t, tel, metricBatchSpans, ""))
 }

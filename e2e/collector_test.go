@@ -7,6 +7,8 @@
 //
 //	OTELCOL_BIN            the collector (default ../dist/otelcol-spanlinks)
 //	TELEMETRYGEN_BIN       telemetrygen (default ../.tools/bin/telemetrygen-v0.161.0)
+//	TAILSAMPLING_BIN       the tail-sampling tier of examples/tail-sampling
+//	                       (default ../dist/tailsampling/otelcol-tailsampling)
 //	E2E_WITHOUT_SPANLINKS  when 1, the collector runs without the spanlinks
 //	                       processor: the tests must then fail.
 package e2e
@@ -123,8 +125,6 @@ func startCollector(t *testing.T, cfg collectorConfig) *collector {
 	c := &collector{
 		grpcAddr: freeAddr(t),
 		httpAddr: freeAddr(t),
-		out:      &syncBuffer{},
-		exited:   make(chan struct{}),
 	}
 	metricsAddr := freeAddr(t)
 	c.metricsURL = "http://" + metricsAddr + "/metrics"
@@ -182,8 +182,20 @@ service:
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	c.launch(t, exec.Command(collectorBinary(t), "--config", path), yaml)
+	return c
+}
 
-	c.cmd = exec.Command(collectorBinary(t), "--config", path)
+// launch starts cmd, a collector whose configuration is config (shown if
+// the test fails), and waits until it is ready. The collector is stopped at
+// the end of the test if the test did not stop it.
+func (c *collector) launch(t *testing.T, cmd *exec.Cmd, config string) {
+	t.Helper()
+	if c.out == nil {
+		c.out = &syncBuffer{}
+	}
+	c.exited = make(chan struct{})
+	c.cmd = cmd
 	c.cmd.Stdout = c.out
 	c.cmd.Stderr = c.out
 	if err := c.cmd.Start(); err != nil {
@@ -201,7 +213,7 @@ service:
 			<-c.exited
 		}
 		if t.Failed() {
-			t.Logf("collector configuration:\n%s\ncollector output:\n%s", yaml, c.out.String())
+			t.Logf("collector configuration:\n%s\ncollector output:\n%s", config, c.out.String())
 		}
 	})
 
@@ -216,7 +228,6 @@ service:
 			t.Fatalf("the collector was not ready within 30s:\n%s", c.out.String())
 		}
 	}
-	return c
 }
 
 // stop sends SIGTERM and waits for the collector to exit cleanly.
@@ -288,9 +299,10 @@ func (c *collector) samples() ([]sample, error) {
 type sink struct {
 	url string
 
-	mu    sync.Mutex
-	spans []ptrace.Span // in arrival order; each keeps its request's data alive
-	errs  []error
+	mu     sync.Mutex
+	spans  []ptrace.Span                  // in arrival order; each keeps its request's data alive
+	scopes []pcommon.InstrumentationScope // the scope of each of spans
+	errs   []error
 }
 
 func newSink(t *testing.T) *sink {
@@ -350,6 +362,7 @@ func (s *sink) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		for _, ss := range rs.ScopeSpans().All() {
 			for _, sp := range ss.Spans().All() {
 				s.spans = append(s.spans, sp)
+				s.scopes = append(s.scopes, ss.Scope())
 			}
 		}
 	}
@@ -370,6 +383,18 @@ func (s *sink) received() []ptrace.Span {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]ptrace.Span(nil), s.spans...)
+}
+
+// scopeAttrs returns the attributes of the scope each span received so far
+// arrived under, by span.
+func (s *sink) scopeAttrs() map[spanRef]pcommon.Map {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[spanRef]pcommon.Map, len(s.spans))
+	for i, sp := range s.spans {
+		out[refOf(sp)] = s.scopes[i].Attributes()
+	}
+	return out
 }
 
 // waitFor waits until cond holds for the spans received, polling, up to

@@ -85,7 +85,7 @@ if [ ${#busy[@]} -gt 0 ]; then
 	{
 		echo "make run: ${busy[*]} already in use, so the collector could not listen there."
 		echo "Stop what listens there (ss -ltnp shows it: another make run or run-collector?), or use other ports:"
-		echo "  make run CONFIG=my-config.yaml DEMO_ENDPOINT=127.0.0.1:14317 DEMO_METRICS_URL=http://localhost:18888/metrics"
+		echo "  make run CONFIG=my-config.yaml DEMO_ENDPOINT=127.0.0.1:24317 DEMO_METRICS_URL=http://localhost:28888/metrics"
 		echo "with my-config.yaml a copy of $config listening there (README, \"Ports and overrides\")."
 	} >&2
 	exit 1

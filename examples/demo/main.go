@@ -49,9 +49,10 @@ func run() error {
 	interval := flag.Duration("interval", def.Interval, "how often the batch job runs")
 	redeliver := flag.Int("redeliver", def.Redeliver, "number (from 1) of an order the queue delivers twice; 0: none")
 	service := flag.String("service", "order-demo", "service.name of the traces")
+	checkStock := flag.Bool("check-stock", false, "give each order's trace a check-stock child span, ended before receive-order")
 	flag.Parse()
 
-	sc := orders.Scenario{FailBatch: *failBatch, Interval: *interval, Redeliver: *redeliver}
+	sc := orders.Scenario{FailBatch: *failBatch, Interval: *interval, Redeliver: *redeliver, CheckStock: *checkStock}
 	var err error
 	if sc.Waves, err = parseInts(*waves); err != nil {
 		return fmt.Errorf("-orders: %w", err)
@@ -82,8 +83,12 @@ func run() error {
 	if err := errors.Join(runErr, flushErr); err != nil {
 		return err
 	}
-	fmt.Printf("demo | sent %d %s and %d %s spans to %s (OTLP/%s)\n",
-		nOrders, orders.SpanReceiveOrder, len(batches), orders.SpanProcessBatch, *endpoint, *protocol)
+	checks := ""
+	if sc.CheckStock {
+		checks = fmt.Sprintf(", %d %s", nOrders, orders.SpanCheckStock)
+	}
+	fmt.Printf("demo | sent %d %s%s and %d %s spans to %s (OTLP/%s)\n",
+		nOrders, orders.SpanReceiveOrder, checks, len(batches), orders.SpanProcessBatch, *endpoint, *protocol)
 	return nil
 }
 

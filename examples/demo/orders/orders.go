@@ -34,6 +34,10 @@ import (
 const (
 	SpanReceiveOrder = "receive-order"
 	SpanProcessBatch = "process-batch"
+	// SpanCheckStock is a child of receive-order, ended before it, when
+	// Scenario.CheckStock is set: a span of the order's trace that hold
+	// conditions naming receive-order do not hold.
+	SpanCheckStock = "check-stock"
 
 	AttrOrderID = "order.id" // on receive-order, and on each link of process-batch
 	// AttrBatchNumber numbers the batch runs from 1, on process-batch.
@@ -85,6 +89,8 @@ type API struct {
 	Tracer     trace.Tracer
 	Propagator propagation.TextMapPropagator
 	Queue      *Queue
+	// CheckStock traces a check-stock child span of each receive-order.
+	CheckStock bool
 }
 
 // orderRequest is the body of POST /orders.
@@ -112,6 +118,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	span.SetAttributes(attribute.String(AttrOrderID, req.ID))
+	if a.CheckStock {
+		_, check := a.Tracer.Start(ctx, SpanCheckStock, trace.WithAttributes(attribute.String(AttrOrderID, req.ID)))
+		check.End()
+	}
 
 	// The message carries the trace context of this span (traceparent),
 	// exactly as it would in Kafka or SQS message headers.
@@ -221,6 +231,9 @@ type Scenario struct {
 	// Redeliver is the number (from 1) of an order whose message the queue
 	// delivers twice, as at-least-once brokers do; 0: none.
 	Redeliver int
+	// CheckStock gives each order's trace a second span, check-stock, a
+	// child of receive-order that ends before it.
+	CheckStock bool
 }
 
 // DefaultScenario is the demo's story: a small batch in which the queue
@@ -244,7 +257,7 @@ func Run(ctx context.Context, tp trace.TracerProvider, sc Scenario, onBatch func
 		return nil, fmt.Errorf("starting the order API: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/orders", &API{Tracer: tracer, Propagator: prop, Queue: queue})
+	mux.Handle("/orders", &API{Tracer: tracer, Propagator: prop, Queue: queue, CheckStock: sc.CheckStock})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln) //nolint:errcheck // ends with Shutdown below
 	defer srv.Shutdown(context.Background())

@@ -143,6 +143,66 @@ func TestRunRedeliver(t *testing.T) {
 	}
 }
 
+// TestRunCheckStock: with CheckStock, each order's trace has a check-stock
+// span too, a child of receive-order that ends before it, so that exporters
+// can send it first; the batch still links to receive-order.
+func TestRunCheckStock(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	sc := Scenario{Waves: []int{3}, Interval: time.Millisecond, OrderPrefix: "c-", CheckStock: true}
+	batches, err := Run(context.Background(), tp, sc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(batches) != 1 || len(batches[0].Orders) != 3 {
+		t.Fatalf("batches = %+v", batches)
+	}
+
+	ended := rec.Ended()
+	order := map[string]sdktrace.ReadOnlySpan{} // order ID -> receive-order
+	endedAt := map[trace.SpanID]int{}           // span -> position in ended
+	for i, s := range ended {
+		endedAt[s.SpanContext().SpanID()] = i
+		if s.Name() == SpanReceiveOrder {
+			order[attr(s.Attributes(), AttrOrderID)] = s
+		}
+	}
+	checks := 0
+	for _, s := range ended {
+		if s.Name() != SpanCheckStock {
+			continue
+		}
+		checks++
+		id := attr(s.Attributes(), AttrOrderID)
+		parent := order[id]
+		if parent == nil {
+			t.Fatalf("check-stock of order %q: no receive-order span", id)
+		}
+		if s.Parent().SpanID() != parent.SpanContext().SpanID() || s.SpanContext().TraceID() != parent.SpanContext().TraceID() {
+			t.Errorf("check-stock of order %s: parent %v, want receive-order %v", id, s.Parent(), parent.SpanContext())
+		}
+		if endedAt[s.SpanContext().SpanID()] > endedAt[parent.SpanContext().SpanID()] {
+			t.Errorf("check-stock of order %s ended after its receive-order", id)
+		}
+	}
+	if checks != 3 || len(ended) != 3*2+1 {
+		t.Errorf("%d check-stock spans of %d spans, want 3 of 7", checks, len(ended))
+	}
+	for _, s := range ended {
+		if s.Name() != SpanProcessBatch {
+			continue
+		}
+		for _, l := range s.Links() {
+			if o := order[attr(l.Attributes, AttrOrderID)]; o == nil || o.SpanContext().SpanID() != l.SpanContext.SpanID() {
+				t.Errorf("process-batch links to %v, not to a receive-order span", l.SpanContext)
+			}
+		}
+	}
+}
+
 // TestRunLinkLimitRaised: with the SDK's link limit raised (as
 // OTEL_SPAN_LINK_COUNT_LIMIT=200 does), nothing is dropped by the SDK and
 // the batch says so.

@@ -1,4 +1,4 @@
-package spanlinksprocessor
+package linkindex
 
 import (
 	"encoding/binary"
@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// randRef returns a SpanRef with random IDs, as an SDK would make them.
-func randRef(r *rand.Rand) SpanRef {
-	var s SpanRef
+// randRef returns a Ref with random IDs, as an SDK would make them.
+func randRef(r *rand.Rand) Ref {
+	var s Ref
 	binary.LittleEndian.PutUint64(s.TraceID[:8], r.Uint64())
 	binary.LittleEndian.PutUint64(s.TraceID[8:], r.Uint64())
 	binary.LittleEndian.PutUint64(s.SpanID[:], r.Uint64())
@@ -23,14 +23,15 @@ const benchName = "process-batch"
 
 // fillIndex adds n entries with distinct random targets to ix at now and
 // returns the targets when keep is set.
-func fillIndex(ix *memoryIndex, r *rand.Rand, n int, now time.Time, keep bool) []SpanRef {
-	var targets []SpanRef
+func fillIndex(ix *Memory, r *rand.Rand, n int, now time.Time, keep bool) []Ref {
+	var targets []Ref
 	if keep {
-		targets = make([]SpanRef, 0, n)
+		targets = make([]Ref, 0, n)
 	}
+	o := &one{ix: ix}
 	for range n {
 		t := randRef(r)
-		ix.Add(t, Linker{SpanRef: randRef(r), Name: benchName}, now)
+		o.add(t, Linker{Ref: randRef(r), Name: benchName}, now)
 		if keep {
 			targets = append(targets, t)
 		}
@@ -39,49 +40,52 @@ func fillIndex(ix *memoryIndex, r *rand.Rand, n int, now time.Time, keep bool) [
 }
 
 func BenchmarkLinkIndexAdd(b *testing.B) {
-	ix := newMemoryIndex(time.Minute, 1_000_000)
+	ix := NewMemory(time.Minute, 1_000_000)
 	r := rand.New(rand.NewPCG(1, 2))
 	now := time.Now()
+	o := &one{ix: ix}
 	b.ReportAllocs()
 	for b.Loop() {
-		ix.Add(randRef(r), Linker{SpanRef: randRef(r), Name: benchName}, now)
+		o.add(randRef(r), Linker{Ref: randRef(r), Name: benchName}, now)
 	}
-	b.ReportMetric(float64(ix.Len()), "entries")
+	b.ReportMetric(float64(ix.Stats().Entries), "entries")
 }
 
 func BenchmarkLinkIndexLookupHit(b *testing.B) {
 	const linkersPerTarget = 8
-	ix := newMemoryIndex(time.Minute, 1_000_000)
+	ix := NewMemory(time.Minute, 1_000_000)
 	r := rand.New(rand.NewPCG(1, 2))
 	now := time.Now()
 	targets := fillIndex(ix, r, 100_000, now, true)
+	o := &one{ix: ix}
 	for _, t := range targets {
 		for range linkersPerTarget - 1 {
-			ix.Add(t, Linker{SpanRef: randRef(r), Name: benchName}, now)
+			o.add(t, Linker{Ref: randRef(r), Name: benchName}, now)
 		}
 	}
 	b.ReportAllocs()
 	i, listed := 0, 0
 	for b.Loop() {
-		listed += len(ix.Lookup(targets[i%len(targets)], 0, CursorEnd, now, 32).Linkers)
+		listed += len(o.lookup(targets[i%len(targets)], allTime, 32).Linkers)
 		i++
 	}
 	b.ReportMetric(float64(listed)/float64(i), "linkers/op")
 }
 
 func BenchmarkLinkIndexLookupMiss(b *testing.B) {
-	ix := newMemoryIndex(time.Minute, 1_000_000)
+	ix := NewMemory(time.Minute, 1_000_000)
 	r := rand.New(rand.NewPCG(1, 2))
 	now := time.Now()
 	fillIndex(ix, r, 100_000, now, false)
-	misses := make([]SpanRef, 1024)
+	misses := make([]Ref, 1024)
 	for i := range misses {
 		misses[i] = randRef(r)
 	}
+	o := &one{ix: ix}
 	b.ReportAllocs()
 	i, hits := 0, 0
 	for b.Loop() {
-		hits += ix.Lookup(misses[i%len(misses)], 0, CursorEnd, now, 32).Count
+		hits += o.lookup(misses[i%len(misses)], allTime, 32).Count
 		i++
 	}
 	b.ReportMetric(float64(hits)/float64(i), "hits/op")
@@ -90,18 +94,19 @@ func BenchmarkLinkIndexLookupMiss(b *testing.B) {
 // BenchmarkLinkIndexParallel runs what the processor does per span from every
 // core: look up the span's own IDs (a miss, mostly) and add one link.
 func BenchmarkLinkIndexParallel(b *testing.B) {
-	ix := newMemoryIndex(time.Minute, 1_000_000)
+	ix := NewMemory(time.Minute, 1_000_000)
 	now := time.Now()
 	fillIndex(ix, rand.New(rand.NewPCG(1, 2)), 100_000, now, false)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		r := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+		o := &one{ix: ix}
 		for pb.Next() {
-			ix.Lookup(randRef(r), 0, CursorEnd, now, 32)
-			ix.Add(randRef(r), Linker{SpanRef: randRef(r), Name: benchName}, now)
+			o.lookup(randRef(r), allTime, 32)
+			o.add(randRef(r), Linker{Ref: randRef(r), Name: benchName}, now)
 		}
 	})
-	b.ReportMetric(float64(ix.Len()), "entries")
+	b.ReportMetric(float64(ix.Stats().Entries), "entries")
 }
 
 // BenchmarkLinkIndexMemory1M measures the heap an index of one million
@@ -117,11 +122,11 @@ func BenchmarkLinkIndexMemory1M(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		ix := newMemoryIndex(time.Minute, n)
+		ix := NewMemory(time.Minute, n)
 		fillIndex(ix, rand.New(rand.NewPCG(1, 2)), n, now, false)
 		runtime.GC()
 		runtime.ReadMemStats(&after)
-		held = ix.Len()
+		held = ix.Stats().Entries
 		if held < n*99/100 {
 			b.Fatalf("Len = %d after %d adds, want about %d", held, n, n)
 		}

@@ -1,4 +1,4 @@
-package spanlinksprocessor
+package linkindex
 
 import "strings"
 

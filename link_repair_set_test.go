@@ -1,8 +1,11 @@
 package spanlinksprocessor
 
 import (
+	"encoding/binary"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 )
 
 // TestRefSetMatchesMap adds keys with repeats to a refSet across resets,
@@ -12,13 +15,13 @@ func TestRefSetMatchesMap(t *testing.T) {
 	var s refSet
 	for round := range 300 {
 		s.reset()
-		model := map[refKey]bool{}
+		model := map[linkindex.Key]bool{}
 		n := r.IntN(3 * smallSet)
 		if round%10 == 0 {
 			n = 500
 		}
 		for range n {
-			k := refKey{t0: uint64(r.IntN(n + 1)), t1: 7, s: uint64(r.IntN(4))}
+			k := testKey(uint64(r.IntN(n+1)), 7, uint64(r.IntN(4)))
 			if got, want := s.add(k), !model[k]; got != want {
 				t.Fatalf("round %d: add(%v) = %v, want %v", round, k, got, want)
 			}
@@ -33,14 +36,25 @@ func TestRefSetGenerationWrap(t *testing.T) {
 	var s refSet
 	s.reset()
 	for i := range uint64(2 * smallSet) {
-		s.add(refKey{t0: i, s: 1})
+		s.add(testKey(i, 0, 1))
 	}
 	s.gen = ^uint32(0)
 	s.slots[0].gen = 1 // as if left by the reset after the wrap
 	s.reset()
 	for i := range uint64(2 * smallSet) {
-		if !s.add(refKey{t0: i, s: 1}) {
+		if !s.add(testKey(i, 0, 1)) {
 			t.Fatalf("key %d seen after the stamp wrapped", i)
 		}
 	}
+}
+
+// testKey returns the Key of a trace ID made of the words t0 and t1 and a
+// span ID made of s.
+func testKey(t0, t1, s uint64) linkindex.Key {
+	var tid [16]byte
+	var sid [8]byte
+	binary.LittleEndian.PutUint64(tid[:8], t0)
+	binary.LittleEndian.PutUint64(tid[8:], t1)
+	binary.LittleEndian.PutUint64(sid[:], s)
+	return linkindex.KeyOf(tid, sid)
 }

@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 )
 
 func TestSelectKth(t *testing.T) {
@@ -40,7 +42,7 @@ func TestTruncateSampleKeepsBottomK(t *testing.T) {
 		td := g.next()
 		span := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
 		n := 2 + r.IntN(300)
-		refs := make([]SpanRef, n)
+		refs := make([]linkindex.Ref, n)
 		for i := range refs {
 			refs[i] = g.ref()
 			if round%4 == 0 && i > 0 && r.IntN(3) == 0 {
@@ -70,7 +72,7 @@ func TestTruncateSampleKeepsBottomK(t *testing.T) {
 		for _, o := range order[:max] {
 			keep[o.i] = true
 		}
-		var want []SpanRef
+		var want []linkindex.Ref
 		for i, ref := range refs {
 			if keep[i] {
 				want = append(want, ref)
@@ -79,10 +81,10 @@ func TestTruncateSampleKeepsBottomK(t *testing.T) {
 		if dropped := truncateLinks(span.Links(), max, TruncateSample, sc); dropped != n-max {
 			t.Fatalf("round %d: dropped %d, want %d", round, dropped, n-max)
 		}
-		got := make([]SpanRef, span.Links().Len())
+		got := make([]linkindex.Ref, span.Links().Len())
 		for i := range got {
 			l := span.Links().At(i)
-			got[i] = SpanRef{TraceID: l.TraceID(), SpanID: l.SpanID()}
+			got[i] = linkindex.Ref{TraceID: l.TraceID(), SpanID: l.SpanID()}
 		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("round %d: kept links differ from the bottom %d of %d", round, max, n)

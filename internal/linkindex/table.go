@@ -1,4 +1,4 @@
-package spanlinksprocessor
+package linkindex
 
 // refTable maps the targets of one index shard to the sequence number of
 // their newest entry. It is an open-addressing hash table with linear
@@ -40,7 +40,7 @@ type tableSlot struct {
 
 // linkerBits returns the two bits that stand for linker k in a slot's
 // Bloom filter.
-func linkerBits(k refKey) uint32 {
+func linkerBits(k Key) uint32 {
 	h := (k.t0 ^ k.t1 ^ k.s) * 0x9e3779b97f4a7c15
 	return 1<<(h>>59) | 1<<(h>>54&31)
 }
@@ -167,7 +167,7 @@ func log2(n int) int {
 
 // touch reads the home slot of each link's target, so that the misses of
 // reading them overlap; the adds that follow find them in cache.
-func (t *refTable) touch(links []pendingLink) {
+func (t *refTable) touch(links []pending) {
 	if len(t.slots) == 0 {
 		return
 	}
