@@ -78,6 +78,9 @@ type BacklinksConfig struct {
 	Hold Hold `mapstructure:"hold"`
 	// MaxHeldSpans bounds the hold; past it the oldest spans are released early.
 	MaxHeldSpans int `mapstructure:"max_held_spans"`
+	// MaxHeldBytes bounds the hold by the protobuf size of the spans held;
+	// past it the oldest spans are released early.
+	MaxHeldBytes int `mapstructure:"max_held_bytes"`
 	// MaxIndexEntries bounds the index; past it the oldest entries are evicted.
 	MaxIndexEntries int `mapstructure:"max_index_entries"`
 	// MaxBacklinksPerSpan bounds the backlink lists written on one span.
@@ -109,6 +112,7 @@ func createDefaultConfig() component.Config {
 			Window:              30 * time.Second,
 			Hold:                Hold{Mode: HoldAll},
 			MaxHeldSpans:        100000,
+			MaxHeldBytes:        256 << 20,
 			MaxIndexEntries:     1000000,
 			MaxBacklinksPerSpan: 32,
 		},
@@ -202,6 +206,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("backlinks.window: %s is under %s; durations take a unit, e.g. 30s", b.Window, minWindow))
 		}
 		positive("backlinks.max_held_spans", b.MaxHeldSpans)
+		positive("backlinks.max_held_bytes", b.MaxHeldBytes)
 		positive("backlinks.max_index_entries", b.MaxIndexEntries)
 		positive("backlinks.max_backlinks_per_span", b.MaxBacklinksPerSpan)
 		if err := b.Hold.validate(); err != nil {

@@ -45,6 +45,7 @@ func designDefaults() *Config {
 			Window:              30 * time.Second,
 			Hold:                Hold{Mode: "all"},
 			MaxHeldSpans:        100000,
+			MaxHeldBytes:        268435456,
 			MaxIndexEntries:     1000000,
 			MaxBacklinksPerSpan: 32,
 			EmitLinks:           false,
@@ -80,6 +81,7 @@ func TestConfigLoadValid(t *testing.T) {
 							`name == "receive-order"`,
 						}},
 						MaxHeldSpans:        5000,
+						MaxHeldBytes:        1048576,
 						MaxIndexEntries:     20000,
 						MaxBacklinksPerSpan: 8,
 						EmitLinks:           true,
@@ -188,6 +190,11 @@ func TestConfigLoadInvalid(t *testing.T) {
 			name:     "max_held_zero",
 			stage:    atValidate,
 			contains: []string{"backlinks.max_held_spans", "got 0"},
+		},
+		{
+			name:     "max_held_bytes_negative",
+			stage:    atValidate,
+			contains: []string{"backlinks.max_held_bytes", "got -1"},
 		},
 		{
 			name:     "max_index_negative",
@@ -299,6 +306,7 @@ func TestConfigValidateSkipsBacklinksWhenDisabled(t *testing.T) {
 	cfg.Backlinks.Enabled = false
 	cfg.Backlinks.Window = 0
 	cfg.Backlinks.MaxHeldSpans = 0
+	cfg.Backlinks.MaxHeldBytes = 0
 	cfg.Backlinks.MaxIndexEntries = 0
 	cfg.Backlinks.MaxBacklinksPerSpan = 0
 	assert.NoError(t, cfg.Validate())
@@ -306,7 +314,7 @@ func TestConfigValidateSkipsBacklinksWhenDisabled(t *testing.T) {
 	cfg.Backlinks.Enabled = true
 	err := cfg.Validate()
 	require.Error(t, err)
-	for _, s := range []string{"backlinks.window", "backlinks.max_held_spans", "backlinks.max_index_entries", "backlinks.max_backlinks_per_span"} {
+	for _, s := range []string{"backlinks.window", "backlinks.max_held_spans", "backlinks.max_held_bytes", "backlinks.max_index_entries", "backlinks.max_backlinks_per_span"} {
 		assert.Contains(t, err.Error(), s)
 	}
 }

@@ -77,7 +77,7 @@ func loadConfig(t *testing.T, path string) *Config {
 }
 
 // newTestProcessor builds a processor on a fake clock, without its release
-// ticker: the test moves time and runs the release loop itself.
+// loop: the test moves time and calls releaseDue itself.
 func newTestProcessor(t testing.TB, cfg *Config, next consumer.Traces, clock *fakeClock) *spanLinksProcessor {
 	t.Helper()
 	return newTestProcessorWith(t, processortest.NewNopSettings(typeStr), cfg, next, clock)
@@ -90,6 +90,7 @@ func newTestProcessorWith(t testing.TB, set processor.Settings, cfg *Config, nex
 	require.NoError(t, err)
 	p.now = clock.Now
 	p.tick = 0
+	p.manual = true
 	return p
 }
 
@@ -109,12 +110,15 @@ func (sc scenario) runWith(t *testing.T, set processor.Settings, cfg *Config) pt
 	for _, s := range sc.steps {
 		clock.Set(start.Add(s.at))
 		if p.index != nil {
-			p.releaseExpired()
+			p.releaseDue(nil)
 		}
 		if s.input.ResourceSpans().Len() > 0 {
 			in := ptrace.NewTraces()
 			s.input.CopyTo(in)
 			require.NoError(t, p.ConsumeTraces(ctx, in))
+			if p.index != nil {
+				p.releaseDue(nil) // what became due early, as the loop would when woken
+			}
 		}
 	}
 	require.NoError(t, p.Shutdown(ctx))

@@ -13,81 +13,155 @@ import (
 type heldBatch struct {
 	td      ptrace.Traces
 	spans   int
+	bytes   int         // their protobuf size when held
 	client  client.Info // who sent it: released under the sender's metadata
 	arrived time.Time
+	reason  string // why it is released, once it is due
 }
 
-// hold keeps batches of spans for up to window, releasing the oldest first.
-// It never holds more than limit spans and never drops one: past limit, or
-// once closed, batches leave at once.
+// holdResult is what hold.add did with a batch.
+type holdResult int
+
+const (
+	// holdWaits: the batch waits in the hold.
+	holdWaits holdResult = iota
+	// holdWaitsMadeDue: the batch waits, and older batches became due to
+	// make room for it: the release loop has work.
+	holdWaitsMadeDue
+	// holdPasses: the batch was not held and the caller forwards it: it is
+	// over the limits alone, the hold is closed, or the hold is full and
+	// its due batches wait for the release loop.
+	holdPasses
+)
+
+// hold keeps batches of spans for up to window, then hands them, oldest
+// first, to the processor's release loop. It never drops one. Held batches
+// never exceed limit spans and limitBytes bytes: past them the oldest
+// become due early (reason capacity). Due batches not yet forwarded, the
+// one being forwarded included, are bounded by the same limits: when they
+// are full, a new batch is not held and its caller forwards it. So the
+// hold keeps at most twice its limits, whatever the next consumer does.
 type hold struct {
-	window time.Duration
-	limit  int
+	window     time.Duration
+	limit      int
+	limitBytes int
 
-	mu     sync.Mutex
-	queue  []heldBatch // arrival order, so expiry order too
-	spans  int
-	closed bool
+	mu       sync.Mutex
+	queue    []heldBatch // waiting, in arrival order, so expiry order too
+	spans    int         // in queue
+	bytes    int         // in queue
+	due      []heldBatch // for the release loop, oldest first
+	dueSpans int         // in due, and being forwarded
+	dueBytes int         // in due, and being forwarded
+	closed   bool
 }
 
-func newHold(window time.Duration, limit int) *hold {
-	return &hold{window: window, limit: limit}
+func newHold(window time.Duration, limit, limitBytes int) *hold {
+	return &hold{window: window, limit: limit, limitBytes: limitBytes}
 }
 
-// add holds td, n spans sent by from that arrived at now, and returns the batches that
-// must be released at once, oldest first: those over the limit (td itself
-// when it alone is over it), or td when the hold is closed.
-func (h *hold) add(td ptrace.Traces, n int, from client.Info, now time.Time) []heldBatch {
-	b := heldBatch{td: td, spans: n, client: from, arrived: now}
+// add holds td, n spans of size bytes sent by from that arrived at now,
+// making older batches due if it needs room, and reports what it did.
+func (h *hold) add(td ptrace.Traces, n, size int, from client.Info, now time.Time) holdResult {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
-		return []heldBatch{b}
+	if h.closed || n > h.limit || size > h.limitBytes {
+		return holdPasses
 	}
-	h.queue = append(h.queue, b)
+	r := holdWaits
+	for len(h.queue) > 0 && (h.spans+n > h.limit || h.bytes+size > h.limitBytes) {
+		b := &h.queue[0]
+		if h.dueSpans+b.spans > h.limit || h.dueBytes+b.bytes > h.limitBytes {
+			break // the release loop is behind by a whole hold
+		}
+		h.makeDue(releaseCapacity)
+		r = holdWaitsMadeDue
+	}
+	if h.spans+n > h.limit || h.bytes+size > h.limitBytes {
+		return holdPasses
+	}
+	h.queue = append(h.queue, heldBatch{td: td, spans: n, bytes: size, client: from, arrived: now})
 	h.spans += n
-	var over []heldBatch
-	for h.spans > h.limit {
-		over = append(over, h.pop())
-	}
-	return over
+	h.bytes += size
+	return r
 }
 
-// expired removes and returns the batches held for window or longer.
-func (h *hold) expired(now time.Time) []heldBatch {
+// expire makes due the batches held for window or longer.
+func (h *hold) expire(now time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var out []heldBatch
 	for len(h.queue) > 0 && !now.Before(h.queue[0].arrived.Add(h.window)) {
-		out = append(out, h.pop())
+		h.makeDue(releaseWindow)
 	}
-	return out
 }
 
-// close removes and returns everything held; from then on add holds nothing.
+// next removes and returns the oldest due batch, which stays counted until
+// done is called with it.
+func (h *hold) next() (heldBatch, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.due) == 0 {
+		return heldBatch{}, false
+	}
+	b := h.due[0]
+	h.due[0] = heldBatch{}
+	h.due = h.due[1:]
+	return b, true
+}
+
+// done says that b, from next, has been forwarded.
+func (h *hold) done(b heldBatch) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.dueSpans -= b.spans
+	h.dueBytes -= b.bytes
+}
+
+// close removes and returns every due and held batch, oldest first, the
+// held ones with reason shutdown; from then on add holds nothing.
 func (h *hold) close() []heldBatch {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closed = true
-	var out []heldBatch
-	for len(h.queue) > 0 {
-		out = append(out, h.pop())
+	out := h.due
+	h.due = nil
+	for _, b := range out {
+		h.dueSpans -= b.spans
+		h.dueBytes -= b.bytes
 	}
+	for _, b := range h.queue {
+		b.reason = releaseShutdown
+		out = append(out, b)
+	}
+	h.queue, h.spans, h.bytes = nil, 0, 0
 	return out
 }
 
-// len reports how many spans are held.
+// len reports how many spans the hold keeps: held, due, and being
+// forwarded.
 func (h *hold) len() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.spans
+	return h.spans + h.dueSpans
 }
 
-// pop removes the oldest batch; h.mu must be held.
-func (h *hold) pop() heldBatch {
+// size reports the protobuf size of what the hold keeps, as len counts.
+func (h *hold) size() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.bytes + h.dueBytes
+}
+
+// makeDue moves the oldest held batch to the due ones, released for
+// reason; h.mu must be held.
+func (h *hold) makeDue(reason string) {
 	b := h.queue[0]
 	h.queue[0] = heldBatch{}
 	h.queue = h.queue[1:]
 	h.spans -= b.spans
-	return b
+	h.bytes -= b.bytes
+	b.reason = reason
+	h.due = append(h.due, b)
+	h.dueSpans += b.spans
+	h.dueBytes += b.bytes
 }

@@ -33,18 +33,61 @@ func liveHeap() uint64 {
 
 // BenchmarkHoldMemory measures the heap per held span with hold: all:
 // "bytes/held-span" in all, "span-bytes/span" for the same spans kept in a
-// plain slice, and "hold-bytes/span", what holding adds on top (the index
-// entries of the spans' links included).
-func BenchmarkHoldMemory(b *testing.B) {
+// plain slice, "hold-bytes/span", what holding adds on top (the index
+// entries of the spans' links included), and "proto-bytes/span", the
+// spans' protobuf size, which max_held_bytes counts. The spans are HTTP
+// server spans, one in ten with a link.
+func BenchmarkHoldMemory(b *testing.B) { holdMemory(b, typicalBatch) }
+
+// BenchmarkHoldMemoryTelemetrygen is BenchmarkHoldMemory for the spans of
+// make bench-e2e's telemetrygen load: 2 attributes and 5 links each, with 2
+// attributes per link.
+func BenchmarkHoldMemoryTelemetrygen(b *testing.B) {
+	g := newMixGen(fillTelemetrygen)
+	batches := make([]ptrace.Traces, 0, 1000)
+	for len(batches) < cap(batches) {
+		td := g.next()
+		// In batches of 100 spans, as typicalBatch makes them.
+		for td.SpanCount() > 0 {
+			part := ptrace.NewTraces()
+			rs := part.ResourceSpans().AppendEmpty()
+			td.ResourceSpans().At(0).Resource().CopyTo(rs.Resource())
+			ss := rs.ScopeSpans().AppendEmpty()
+			spans := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+			n := 0
+			spans.RemoveIf(func(s ptrace.Span) bool {
+				if n == 100 {
+					return false
+				}
+				n++
+				s.MoveTo(ss.Spans().AppendEmpty())
+				return true
+			})
+			batches = append(batches, part)
+		}
+	}
+	holdMemory(b, func(i int) ptrace.Traces {
+		td := ptrace.NewTraces()
+		batches[i%len(batches)].CopyTo(td)
+		return td
+	})
+}
+
+// holdMemory measures the heap per held span of 1000 batches of 100 spans
+// that batch(i) makes.
+func holdMemory(b *testing.B, batch func(i int) ptrace.Traces) {
 	const batches = 1000 // 100k spans
-	var total, data float64
+	var total, data, proto float64
 	for b.Loop() {
 		keep := make([]ptrace.Traces, 0, batches)
 		base := liveHeap()
+		size := 0
 		for i := 0; i < batches; i++ {
-			keep = append(keep, typicalBatch(i))
+			keep = append(keep, batch(i))
+			size += heldSize(keep[i])
 		}
 		data = float64(liveHeap()-base) / (batches * 100)
+		proto = float64(size) / (batches * 100)
 		runtime.KeepAlive(keep)
 		keep = nil
 
@@ -52,7 +95,7 @@ func BenchmarkHoldMemory(b *testing.B) {
 		p := newTestProcessor(b, cfg, consumertest.NewNop(), &fakeClock{t: start})
 		base = liveHeap()
 		for i := 0; i < batches; i++ {
-			if err := p.ConsumeTraces(context.Background(), typicalBatch(i)); err != nil {
+			if err := p.ConsumeTraces(context.Background(), batch(i)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -66,4 +109,19 @@ func BenchmarkHoldMemory(b *testing.B) {
 	b.ReportMetric(total, "bytes/held-span")
 	b.ReportMetric(data, "span-bytes/span")
 	b.ReportMetric(total-data, "hold-bytes/span")
+	b.ReportMetric(proto, "proto-bytes/span")
+}
+
+// BenchmarkHeldSize measures what max_held_bytes costs: the protobuf size
+// of a typical batch, computed once per held batch, per span ("ns/span"),
+// and that size per span ("proto-bytes/span").
+func BenchmarkHeldSize(b *testing.B) {
+	td := typicalBatch(0)
+	size := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		size = heldSize(td)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/span")
+	b.ReportMetric(float64(size)/100, "proto-bytes/span")
 }

@@ -51,3 +51,11 @@ func (p *spanLinksProcessor) takeHeld(ctx context.Context, td ptrace.Traces) (pt
 	})
 	return held, n
 }
+
+// heldSize is the protobuf size of td, which max_held_bytes bounds: what
+// the spans would take on the wire, a measure independent of how pdata
+// lays them out in memory. It walks every span and attribute once.
+func heldSize(td ptrace.Traces) int {
+	var m ptrace.ProtoMarshaler
+	return m.TracesSize(td)
+}

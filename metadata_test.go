@@ -76,7 +76,7 @@ func recordedMetrics(t *testing.T) map[string]metricdata.Metrics {
 	t.Helper()
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	tm, err := newTelemetry(tel.NewTelemetrySettings(), newHold(1, 10), linkindex.NewMemory(time.Second, 10))
+	tm, err := newTelemetry(tel.NewTelemetrySettings(), newHold(1, 10, 1000), linkindex.NewMemory(time.Second, 10))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, tm.shutdown()) })
 	ctx := context.Background()

@@ -352,6 +352,9 @@ func runner(b *testing.B, m benchMix, kind string) *mixRunner {
 			if err := p.ConsumeTraces(ctx, td); err != nil {
 				b.Fatal(err)
 			}
+			if p.hold != nil {
+				p.releaseDue(nil) // what the release loop does, in the same goroutine
+			}
 		}
 		r.close = func() {
 			if err := p.Shutdown(ctx); err != nil {

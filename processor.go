@@ -27,12 +27,14 @@ type spanLinksProcessor struct {
 	index  linkIndex     // nil when backlinks are disabled
 	hold   *hold         // nil when no span is held
 	holdIf *holdMatcher  // nil when every span is held
-	tick   time.Duration // how often held spans are checked without traffic; 0: never
+	tick   time.Duration // how often the release loop checks for due spans; 0: only when woken
 	reach  time.Duration // how long before a span arrived its linkers count: the window and a tick
+	manual bool          // tests: Start starts no release loop; the test calls releaseDue
 
 	tel     *telemetry
 	dropLog *zap.Logger // nil unless debug logging is on
 
+	wake chan struct{} // wakes the release loop: spans became due early
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -54,7 +56,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*s
 		p.reach = b.Window + p.tick
 		lifetime := p.reach
 		if b.Hold.Mode != HoldNone {
-			p.hold = newHold(b.Window, b.MaxHeldSpans)
+			p.hold = newHold(b.Window, b.MaxHeldSpans, b.MaxHeldBytes)
 			// A held span is looked up once, on release, up to a reach
 			// after it arrived, for the linkers of up to a reach before:
 			// index entries live for both.
@@ -81,32 +83,49 @@ func (p *spanLinksProcessor) Capabilities() consumer.Capabilities {
 	return consumer.Capabilities{MutatesData: true}
 }
 
-// Start starts the loop that releases held spans whose window has passed
-// and expires the index, even when no spans arrive.
+// Start starts the release loop: every tick, and whenever spans become due
+// early, it forwards the held spans that are due and expires the index.
+// It is the only goroutine that forwards held spans, so that a slow next
+// consumer delays only it, never a sender's ConsumeTraces.
 func (p *spanLinksProcessor) Start(context.Context, component.Host) error {
-	if p.index == nil || p.tick <= 0 {
+	if p.index == nil || p.manual {
 		return nil
 	}
+	p.wake = make(chan struct{}, 1)
 	p.stop = make(chan struct{})
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		t := time.NewTicker(p.tick)
-		defer t.Stop()
+		var tick <-chan time.Time // nil, never ready, without a ticker
+		if p.tick > 0 {
+			t := time.NewTicker(p.tick)
+			defer t.Stop()
+			tick = t.C
+		}
 		for {
 			select {
 			case <-p.stop:
 				return
-			case <-t.C:
-				p.releaseExpired()
+			case <-tick:
+			case <-p.wake:
 			}
+			p.releaseDue(p.stop)
 		}
 	}()
 	return nil
 }
 
-// Shutdown stops the release loop and releases every held span, with the
-// backlinks known so far, before it returns.
+// kick wakes the release loop, if it runs, without waiting for it.
+func (p *spanLinksProcessor) kick() {
+	select {
+	case p.wake <- struct{}{}:
+	default: // already woken, or no loop
+	}
+}
+
+// Shutdown stops the release loop, after the batch it is forwarding, and
+// releases every span still held or due, with the backlinks known so far,
+// before it returns.
 func (p *spanLinksProcessor) Shutdown(ctx context.Context) error {
 	if p.stop != nil {
 		close(p.stop)
@@ -114,7 +133,7 @@ func (p *spanLinksProcessor) Shutdown(ctx context.Context) error {
 		p.stop = nil
 	}
 	if p.hold != nil {
-		p.release(p.hold.close(), p.now(), releaseShutdown)
+		p.release(p.hold.close(), p.now())
 	}
 	var err error
 	if p.index != nil {
@@ -127,13 +146,9 @@ func (p *spanLinksProcessor) Shutdown(ctx context.Context) error {
 // td, writes the backlinks known so far, and holds or forwards the spans.
 func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
 	now := p.now()
-	if p.hold != nil {
-		// Spans held earlier whose window has passed leave first, before
-		// this batch's links can reach them.
-		p.release(p.hold.expired(now), now, releaseWindow)
-	}
 	var c counts
 	defer p.tel.record(ctx, &c)
+	stripOwned(td) // the spanlinks. namespace is the processor's
 	sc := scratchPool.Get().(*scratch)
 	eachLinkingSpan(td, func(span ptrace.Span) {
 		st := repairLinks(span, p.cfg, sc, p.dropLog) // 1. validate, 2. truncate
@@ -158,10 +173,19 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 	}
 	if p.hold != nil {
 		// 6. Hold: the spans to hold leave td; they are looked up once,
-		// when they are released.
-		held, n := p.takeHeld(ctx, td)
-		if n > 0 {
-			p.release(p.hold.add(held, n, client.FromContext(ctx), now), now, releaseCapacity)
+		// when they are released. Spans that became due to make room go
+		// to the release loop.
+		if held, n := p.takeHeld(ctx, td); n > 0 {
+			switch p.hold.add(held, n, heldSize(held), client.FromContext(ctx), now) {
+			case holdWaitsMadeDue:
+				p.kick()
+			case holdPasses:
+				// The hold is full and the release loop behind: the
+				// spans pass now, not held, rather than wait or grow
+				// the hold.
+				p.tel.releasedSpans.Add(ctx, int64(n), p.tel.releaseReason[releaseFull])
+				held.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
+			}
 		}
 		if td.ResourceSpans().Len() == 0 {
 			return nil
@@ -202,21 +226,37 @@ func (p *spanLinksProcessor) backlink(ctx context.Context, td ptrace.Traces, sin
 	return n
 }
 
-// releaseExpired releases the spans held for the whole window and drops
-// the index entries older than it.
-func (p *spanLinksProcessor) releaseExpired() {
+// releaseDue drops the index entries older than the window, makes due the
+// spans held for the whole window, and forwards every due batch, one at a
+// time, oldest first, until none is left or stop is closed. The release
+// loop runs it; tests call it instead, with a nil stop.
+func (p *spanLinksProcessor) releaseDue(stop <-chan struct{}) {
 	now := p.now()
 	p.index.Expire(now)
-	if p.hold != nil {
-		p.release(p.hold.expired(now), now, releaseWindow)
+	if p.hold == nil {
+		return
+	}
+	p.hold.expire(now)
+	for {
+		select {
+		case <-stop:
+			return // Shutdown releases the rest
+		default:
+		}
+		b, ok := p.hold.next()
+		if !ok {
+			return
+		}
+		p.release([]heldBatch{b}, now)
+		p.hold.done(b)
 	}
 }
 
 // release writes on held spans the backlinks that arrived while they were
-// held, and forwards them under the client information they arrived with,
-// whoever's call releases them. A downstream error is logged and counted:
-// the caller that handed the spans over has long returned.
-func (p *spanLinksProcessor) release(batches []heldBatch, now time.Time, reason string) {
+// held, and forwards them under the client information they arrived with.
+// A downstream error is logged and counted: the caller that handed the
+// spans over has long returned.
+func (p *spanLinksProcessor) release(batches []heldBatch, now time.Time) {
 	if len(batches) == 0 {
 		return
 	}
@@ -224,11 +264,11 @@ func (p *spanLinksProcessor) release(batches []heldBatch, now time.Time, reason 
 	for _, b := range batches {
 		ctx := client.NewContext(context.Background(), b.client)
 		c.backlinkedSpans += p.backlink(ctx, b.td, b.arrived.Add(-p.reach))
-		p.tel.releasedSpans.Add(ctx, int64(b.spans), p.tel.releaseReason[reason])
+		p.tel.releasedSpans.Add(ctx, int64(b.spans), p.tel.releaseReason[b.reason])
 		if err := p.next.ConsumeTraces(ctx, b.td); err != nil {
 			p.tel.releaseErrors.Add(ctx, int64(b.spans))
 			p.logger.Error("Failed to forward released spans",
-				zap.String("reason", reason), zap.Int("spans", b.spans),
+				zap.String("reason", b.reason), zap.Int("spans", b.spans),
 				zap.Duration("held", now.Sub(b.arrived)), zap.Error(err))
 		}
 	}

@@ -126,6 +126,7 @@ func TestHoldOverflowReleasesOldestFirst(t *testing.T) {
 	ctx := context.Background()
 	for i := 1; i <= 6; i++ {
 		require.NoError(t, p.ConsumeTraces(ctx, inputOf(orders(i, i))))
+		p.releaseDue(nil) // as the release loop does when woken
 		assert.LessOrEqual(t, p.hold.len(), 4)
 	}
 	var released []string
@@ -190,8 +191,8 @@ func withTenant(tenant string) context.Context {
 }
 
 // TestReleaseKeepsSenderMetadata: held spans leave under the client
-// metadata they arrived with, even when another tenant's call releases
-// them, so per-tenant exporters' headers stay right.
+// metadata they arrived with, even when another tenant's spans made them
+// due, so per-tenant exporters' headers stay right.
 func TestReleaseKeepsSenderMetadata(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Backlinks.MaxHeldSpans = 1
@@ -199,9 +200,11 @@ func TestReleaseKeepsSenderMetadata(t *testing.T) {
 	clock := &fakeClock{t: start}
 	p := newTestProcessor(t, cfg, sink, clock)
 	require.NoError(t, p.ConsumeTraces(withTenant("acme"), inputOf(orders(1, 1))))
-	require.NoError(t, p.ConsumeTraces(withTenant("globex"), inputOf(orders(2, 2)))) // releases acme's span
+	require.NoError(t, p.ConsumeTraces(withTenant("globex"), inputOf(orders(2, 2)))) // makes acme's span due
+	p.releaseDue(nil)
 	clock.Set(start.Add(cfg.Backlinks.Window))
-	require.NoError(t, p.ConsumeTraces(withTenant("initech"), inputOf(orders(3, 3)))) // releases globex's by window
+	p.releaseDue(nil)                                                                 // releases globex's by window
+	require.NoError(t, p.ConsumeTraces(withTenant("initech"), inputOf(orders(3, 3)))) // held
 	require.NoError(t, p.Shutdown(context.Background()))                              // releases initech's
 	assert.Equal(t, []string{"acme", "globex", "initech"}, sink.tenants)
 }
@@ -230,7 +233,7 @@ func TestHeldSpanFindsLinkerOfAReachBefore(t *testing.T) {
 			clock.Set(ordersAt)
 			require.NoError(t, p.ConsumeTraces(ctx, inputOf(orders(1, 3))))
 			clock.Set(ordersAt.Add(cfg.Backlinks.Window))
-			p.releaseExpired()
+			p.releaseDue(nil)
 			got := map[string]int64{}
 			for _, td := range sink.AllTraces() {
 				forEachSpan(td, func(s ptrace.Span) {

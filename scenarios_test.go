@@ -314,6 +314,66 @@ func scenarios() []scenario {
 			},
 		},
 		{
+			// Senders forge spanlinks.* attributes of every type. They never
+			// leave: order 1, linked by a batch before it arrives and by one
+			// while it is held, counts those 2 (not 1000 more); order 2's
+			// 40 int trace IDs and order 3's short int arrays give way to
+			// the one real linker; order 4, which nothing links to, keeps
+			// no forged count; the batch spans' forged links.* give way to
+			// the processor's, or go when it writes none.
+			name: "forged-attributes",
+			steps: []step{
+				feed(0, func(td ptrace.Traces) {
+					b := batchSpan(td, 1, 1, 1)
+					b.Attributes().PutStr(attrLinksTargetSampledRatio, "1.0")
+					b.Attributes().PutInt(attrLinksTotal, 999)
+				}),
+				feed(5*sec, func(td ptrace.Traces) {
+					o1 := orderSpan(td, 1).Attributes()
+					o1.PutInt(attrBacklinksCount, 1000)
+					o1.PutInt(attrBacklinksErrorCount, 7)
+					o2 := orderSpan(td, 2).Attributes()
+					o2.PutInt(attrBacklinksCount, 40)
+					ids := o2.PutEmptySlice(attrBacklinksTraceIDs)
+					for i := 0; i < 40; i++ {
+						ids.AppendEmpty().SetInt(int64(i))
+					}
+					o3 := orderSpan(td, 3).Attributes()
+					o3.PutEmptySlice(attrBacklinksSpanIDs).FromRaw([]any{int64(1), int64(2)})
+					o3.PutEmptySlice(attrBacklinksSpanNames).FromRaw([]any{int64(3)})
+					o3.PutInt(attrBacklinksCount, 2)
+					o3.PutStr(attrBacklinksErrorCount, "12")
+					o4 := orderSpan(td, 4).Attributes()
+					o4.PutInt(attrBacklinksCount, 5)
+					o4.PutStr(attrBacklink, "yes")
+					o4.PutStr("order.id", "4")
+				}),
+				feed(20*sec, func(td ptrace.Traces) {
+					b := batchSpan(td, 2, 1, 3)
+					b.Attributes().PutDouble(attrLinksSampledRatio, 0.01)
+					w := addSpan(td, "order-worker", traceID(kindWorker, 1), spanID(kindWorker, 1), "check-stock")
+					w.Attributes().PutInt(attrLinksKept, 64)
+				}),
+				tick(35 * sec),
+				tick(50 * sec),
+			},
+		},
+		{
+			// max_held_bytes: 400. Each batch of 2 orders is 188 bytes:
+			// the third pushes the hold to 564, so the first leaves at
+			// once, without backlinks. The batch span that links all 6,
+			// over 400 bytes alone once annotated, passes at once, unheld;
+			// the other orders leave at their window with its backlink.
+			name: "hold-bytes",
+			steps: []step{
+				feed(0, orders(1, 2)),
+				feed(1*sec, orders(3, 4)),
+				feed(2*sec, orders(5, 6)),
+				feed(3*sec, func(td ptrace.Traces) { batchSpan(td, 1, 1, 6) }),
+				tick(33 * sec),
+			},
+		},
+		{
 			// The collector stops 10s in: every held span leaves before
 			// Shutdown returns, with the backlinks known by then.
 			name: "shutdown-held",

@@ -20,6 +20,10 @@ const (
 	releaseWindow   = "window"
 	releaseCapacity = "capacity"
 	releaseShutdown = "shutdown"
+	// releaseFull: spans that were never held, because the hold and the
+	// spans due for release were full, or the batch alone is over the
+	// hold's limits; they passed in their sender's call.
+	releaseFull = "full"
 )
 
 // Reasons index entries leave, the reason attribute of index_evictions
@@ -75,9 +79,9 @@ func newTelemetry(set component.TelemetrySettings, held *hold, index linkIndex) 
 		releasedSpans: tb.ProcessorSpanlinksReleasedSpans,
 		releaseErrors: tb.ProcessorSpanlinksReleaseErrors,
 		dropReason:    reasons(dropInvalid, dropDuplicate, dropSelf, dropLimit),
-		releaseReason: make(map[string]metric.AddOption, 3),
+		releaseReason: make(map[string]metric.AddOption, 4),
 	}
-	for _, r := range []string{releaseWindow, releaseCapacity, releaseShutdown} {
+	for _, r := range []string{releaseWindow, releaseCapacity, releaseShutdown, releaseFull} {
 		t.releaseReason[r] = reasonOption(r)
 	}
 	var errs []error

@@ -169,6 +169,9 @@ func TestMetricsByReason(t *testing.T) {
 		{"link-attribute-limit", metricLinkAttributesDropped, "", 3},
 		{"hold-overflow", metricReleasedSpans, releaseCapacity, 3},
 		{"hold-overflow", metricReleasedSpans, releaseWindow, 4},
+		{"hold-bytes", metricReleasedSpans, releaseCapacity, 2},
+		{"hold-bytes", metricReleasedSpans, releaseFull, 1},
+		{"hold-bytes", metricReleasedSpans, releaseWindow, 4},
 		{"shutdown-held", metricReleasedSpans, releaseShutdown, 4},
 		{"shutdown-held", metricReleasedSpans, releaseWindow, 0},
 		{"origin-linked-by-40", metricBacklinkedSpans, "", 1},
@@ -206,7 +209,7 @@ func TestGauges(t *testing.T) {
 	// that arrived at the same instant as the orders.
 	window := p.cfg.Backlinks.Window
 	clock.Set(start.Add(window))
-	p.releaseExpired()
+	p.releaseDue(nil)
 	assert.Zero(t, metricValue(t, tel, metricHeldSpans, ""))
 	assert.Equal(t, int64(8), metricValue(t, tel, metricReleasedSpans, releaseWindow))
 	assert.Equal(t, int64(7), metricValue(t, tel, metricBacklinkedSpans, ""))
@@ -216,10 +219,10 @@ func TestGauges(t *testing.T) {
 	// span held at the end of an entry's reach still finds it on release.
 	reach := window + min(window/10, time.Second)
 	clock.Set(start.Add(2*reach - 1))
-	p.releaseExpired()
+	p.releaseDue(nil)
 	assert.Equal(t, int64(7), metricValue(t, tel, metricIndexEntries, ""), "entries live while a span held after them may still need them")
 	clock.Set(start.Add(2 * reach))
-	p.releaseExpired()
+	p.releaseDue(nil)
 	assert.Zero(t, metricValue(t, tel, metricIndexEntries, ""))
 	assert.Equal(t, int64(7), metricValue(t, tel, metricIndexEvictions, evictExpired))
 	require.NoError(t, p.Shutdown(ctx))
@@ -323,7 +326,7 @@ func TestNoDropLogsAboveDebug(t *testing.T) {
 func TestRecordAllocations(t *testing.T) {
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	tm, err := newTelemetry(tel.NewTelemetrySettings(), newHold(1, 10), linkindex.NewMemory(time.Second, 10))
+	tm, err := newTelemetry(tel.NewTelemetrySettings(), newHold(1, 10, 1000), linkindex.NewMemory(time.Second, 10))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, tm.shutdown()) })
 	ctx := context.Background()

@@ -11,6 +11,7 @@ import "slices"
 type Links struct {
 	links   []pending
 	linkers []linkerKey
+	mark    int         // links before the last linker's
 	groups  shardGroups // links, by shard
 }
 
@@ -27,6 +28,8 @@ type linkerKey struct {
 	key    Key
 	bits   uint32 // linkerBits(key), set by the in-memory index
 	name   string
+	links  uint32 // how many links it makes
+	nameID uint32 // of name in the index's name table, set by the in-memory index
 	failed bool
 }
 
@@ -37,9 +40,12 @@ func (b *Links) Link(target Key) {
 }
 
 // Linker names the span that links to the targets given to Link since the
-// last call: its IDs, its name, and whether it ended with status Error.
+// last call: its IDs, its name, and whether it ended with status Error. The
+// name is kept cut to MaxNameBytes.
 func (b *Links) Linker(k Key, name string, failed bool) {
-	b.linkers = append(b.linkers, linkerKey{key: k, name: name, failed: failed})
+	n := uint32(len(b.links) - b.mark)
+	b.mark = len(b.links)
+	b.linkers = append(b.linkers, linkerKey{key: k, name: cutName(name), links: n, failed: failed})
 }
 
 // Len reports how many links b holds.
@@ -55,6 +61,7 @@ func (b *Links) At(i int) (target Ref, from Linker) {
 // Reset empties b, keeping its memory but not the span names it held.
 func (b *Links) Reset() {
 	b.links = b.links[:0]
+	b.mark = 0
 	clear(b.linkers)
 	b.linkers = b.linkers[:0]
 }

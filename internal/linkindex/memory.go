@@ -31,6 +31,7 @@ type Memory struct {
 	shift  uint   // 64 - log2(len(shards)): the hash's top bits pick the shard
 	seed   uint64 // of the hash that places targets in a shard's table
 	shards []indexShard
+	names  sharedNames // the linkers' names, for all shards
 }
 
 // NewMemory returns an index whose entries live for window and that never
@@ -60,7 +61,7 @@ func newSharded(window time.Duration, maxEntries, n int) *Memory {
 		if i < maxEntries%n {
 			c++
 		}
-		ix.shards[i] = indexShard{capacity: c, seed: ix.seed}
+		ix.shards[i] = indexShard{capacity: c, seed: ix.seed, names: &ix.names}
 		ix.shards[i].empty.Store(true)
 	}
 	return ix
@@ -90,10 +91,17 @@ func (ix *Memory) Add(_ context.Context, b *Links, now time.Time) error {
 	}
 	t := now.UnixNano()
 	ix.place(b.links)
+	// Each link takes a reference on its linker's name; a link not added
+	// gives it back.
+	ix.names.mu.Lock()
 	for i := range b.linkers {
 		l := &b.linkers[i]
 		l.bits = linkerBits(l.key)
+		if l.links > 0 {
+			l.nameID = ix.names.t.intern(l.name, l.links)
+		}
 	}
+	ix.names.mu.Unlock()
 	b.groups.group(b.links, len(ix.shards))
 	for i := range ix.shards {
 		group := b.groups.shard(i)
@@ -108,6 +116,7 @@ func (ix *Memory) Add(_ context.Context, b *Links, now time.Time) error {
 			p := &group[j]
 			s.add(p.target, p.hash, &b.linkers[p.pos], t)
 		}
+		s.releaseNames()
 		s.mu.Unlock()
 	}
 	return nil
@@ -163,6 +172,7 @@ func (ix *Memory) Expire(now time.Time) {
 		s := &ix.shards[i]
 		s.mu.Lock()
 		s.expire(t, ix.window)
+		s.releaseNames()
 		s.mu.Unlock()
 	}
 }

@@ -7,11 +7,11 @@ import (
 
 func TestNameTableCountsReferences(t *testing.T) {
 	var nt nameTable
-	a := nt.intern("process-batch")
-	if b := nt.intern("process-batch"); b != a {
+	a := nt.intern("process-batch", 1)
+	if b := nt.intern("process-batch", 1); b != a {
 		t.Fatalf("same name got ids %d and %d", a, b)
 	}
-	c := nt.intern("charge-card")
+	c := nt.intern("charge-card", 1)
 	if c == a {
 		t.Fatal("two names share an id")
 	}
@@ -28,11 +28,11 @@ func TestNameTableCountsReferences(t *testing.T) {
 	}
 	// The freed id is reused, for a new name, and the last-name cache does
 	// not hand out the old one.
-	d := nt.intern("refund")
+	d := nt.intern("refund", 1)
 	if d != a || nt.name(d) != "refund" {
 		t.Errorf("new name got id %d (%q), want the freed id %d", d, nt.name(d), a)
 	}
-	if e := nt.intern("process-batch"); e == d || nt.name(e) != "process-batch" {
+	if e := nt.intern("process-batch", 1); e == d || nt.name(e) != "process-batch" {
 		t.Errorf("re-interned name got id %d (%q)", e, nt.name(e))
 	}
 }
@@ -43,7 +43,7 @@ func TestNameTableIsBounded(t *testing.T) {
 	var nt nameTable
 	var live []uint32
 	for i := range 10_000 {
-		live = append(live, nt.intern(fmt.Sprint("GET /orders/", i)))
+		live = append(live, nt.intern(fmt.Sprint("GET /orders/", i), 1))
 		if len(live) > 100 {
 			nt.release(live[0])
 			live = live[1:]
@@ -63,7 +63,7 @@ func TestNameTableIsBounded(t *testing.T) {
 func TestNameTableCopiesNames(t *testing.T) {
 	var nt nameTable
 	buf := []byte("process-batch and more")
-	id := nt.intern(string(buf[:13]))
+	id := nt.intern(string(buf[:13]), 1)
 	if got := nt.name(id); got != "process-batch" {
 		t.Errorf("name %q", got)
 	}

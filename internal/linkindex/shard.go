@@ -19,7 +19,7 @@ type indexEntry struct {
 // entry, so that they read 16 bytes per entry in order, not a random line.
 type entryMeta struct {
 	at   int64  // when the entry was added, Unix nanoseconds
-	name uint32 // the linker's name id in the shard's nameTable; entryErr: it ended with status Error
+	name uint32 // the linker's name id in the index's name table; entryErr: it ended with status Error
 	prev uint32 // how many entries back the previous entry for target is; 0: none
 }
 
@@ -44,10 +44,11 @@ type indexShard struct {
 	n        int          // how many entries the ring holds
 	head     uint64       // sequence number of the oldest entry
 	table    refTable     // target -> sequence number of its newest entry
-	names    nameTable
-	empty    atomic.Bool // n == 0, also read without mu; written only when that changes
-	seed     uint64      // of the table's hash
-	capacity int         // most entries the shard holds
+	names    *sharedNames // the index's
+	freed    []uint32     // name ids whose references go back to names
+	empty    atomic.Bool  // n == 0, also read without mu; written only when that changes
+	seed     uint64       // of the table's hash
+	capacity int          // most entries the shard holds
 	expired  uint64
 	evicted  uint64
 }
@@ -119,16 +120,26 @@ func (s *indexShard) backlinks(newest uint64, since int64, limit int, buf []Link
 	// The chain runs newest first: the i-th live entry from the end of the
 	// walk is the i-th to arrive.
 	b.Linkers = slices.Grow(buf[:0], n)[:n]
+	var idBuf [32]uint32
+	ids := idBuf[:0] // the linkers' name ids, newest first
 	k := b.Count
 	for seq, ok := newest, true; ok && k > 0; {
 		i := s.index(seq)
 		if m := &s.meta[i]; m.at > since {
 			if k--; k < n {
-				b.Linkers[k] = Linker{Ref: s.ring[i].linker.Ref(), Name: s.names.name(m.nameID()), Error: m.err()}
+				b.Linkers[k] = Linker{Ref: s.ring[i].linker.Ref(), Error: m.err()}
+				ids = append(ids, m.nameID())
 			}
 		}
 		seq, ok = s.prev(i, seq)
 	}
+	// The names, under the table's lock; the entries holding them cannot
+	// leave while s.mu is held.
+	s.names.mu.Lock()
+	for j, id := range ids {
+		b.Linkers[n-1-j].Name = s.names.t.name(id)
+	}
+	s.names.mu.Unlock()
 	return b
 }
 
@@ -149,6 +160,7 @@ func (s *indexShard) add(target Key, h uint64, l *linkerKey, t int64) {
 	for seq, ok, n := newest, walk, 0; ok && n < maxDedupeWalk; n++ {
 		i := s.index(seq)
 		if s.ring[i].linker == l.key {
+			s.freed = append(s.freed, l.nameID) // the reference taken for this link
 			return
 		}
 		seq, ok = s.prev(i, seq)
@@ -174,7 +186,7 @@ func (s *indexShard) push(target Key, h uint64, l *linkerKey, t int64, slot int,
 	e := &s.ring[i]
 	*e = indexEntry{target: target, linker: l.key}
 	m := &s.meta[i]
-	*m = entryMeta{at: t, name: s.names.intern(l.name)}
+	*m = entryMeta{at: t, name: l.nameID}
 	if l.failed {
 		m.name |= entryErr
 	}
@@ -195,7 +207,7 @@ func (s *indexShard) push(target Key, h uint64, l *linkerKey, t int64, slot int,
 // pop removes the oldest entry. Its target's table slot, if it was the
 // target's last entry, turns stale.
 func (s *indexShard) pop() {
-	s.names.release(s.meta[s.start].nameID())
+	s.freed = append(s.freed, s.meta[s.start].nameID())
 	s.start++
 	if s.start == len(s.ring) {
 		s.start = 0
@@ -216,3 +228,7 @@ func (s *indexShard) grow() {
 	copy(m[k:], s.meta[:s.start])
 	s.ring, s.meta, s.start = r, m, 0
 }
+
+// releaseNames gives the references of the entries that left back to the
+// index's name table; s.mu must be held.
+func (s *indexShard) releaseNames() { s.names.releaseAll(&s.freed) }

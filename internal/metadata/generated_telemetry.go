@@ -173,7 +173,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorSpanlinksReleasedSpans, err = builder.meter.Int64Counter(
 		"otelcol_processor_spanlinks_released_spans",
-		metric.WithDescription("Held spans released, by reason: window, capacity, shutdown. [Development]"),
+		metric.WithDescription("Held spans released, by reason: window, capacity, shutdown; full: spans passed unheld, the hold being full. [Development]"),
 		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)

@@ -148,7 +148,7 @@ func AssertEqualProcessorSpanlinksReleaseErrors(t *testing.T, tt *componenttest.
 func AssertEqualProcessorSpanlinksReleasedSpans(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_spanlinks_released_spans",
-		Description: "Held spans released, by reason: window, capacity, shutdown. [Development]",
+		Description: "Held spans released, by reason: window, capacity, shutdown; full: spans passed unheld, the hold being full. [Development]",
 		Unit:        "{span}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
