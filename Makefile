@@ -1,26 +1,10 @@
 # spanlinks processor: build, test and run the otelcol-spanlinks distribution.
+# `make help` lists the targets. Needs Go (go.mod's version), make, bash,
+# and a C compiler for make test (go test -race); scripts/prereqs.sh checks.
 #
-#   make build   install ocb into .tools/bin (once), build dist/otelcol-spanlinks
-#   make test    go vet, gofmt check, go test -race
-#   make bench   run the benchmarks, print cost per span against the floor
-#   make bench-e2e  CPU per 100k spans of the collector with and without spanlinks
-#   make run     build if needed, run the collector with examples/config.yaml
-#                and the order demo against it, show the result, stop both
-#   make run-fleet  the order demo against two collectors sharing one
-#                redis-server, on free loopback ports
-#   make run-collector  only the collector with examples/config.yaml (Ctrl-C)
-#   make e2e     end-to-end tests of dist/otelcol-spanlinks with real OTLP
-#                clients (Go SDK demo, telemetrygen), and of the
-#                tail-sampling recipe (examples/tail-sampling)
-#   make build-tail-sampling  build dist/tailsampling/otelcol-tailsampling,
-#                the recipe's tail-sampling tier (ocb v0.161.0)
-#   make run-tail-sampling  the order demo through both tiers of the recipe,
-#                then which traces were kept and why (ports 14317-14321,
-#                18888-18889; see examples/tail-sampling/run.sh)
-#   make generate  rebuild mdatagen and regenerate internal/metadata,
-#                the generated tests and documentation.md from metadata.yaml
-#   make clean   remove dist/, test binaries and profiles (distclean: also .tools/)
-#   make help    this list
+# Variables: CONFIG (the collector config of make run and run-collector,
+# default examples/config.yaml); for make run also DEMO_ENDPOINT,
+# DEMO_METRICS_URL, DEMO_HOLD_WAIT, DEMO_ARGS (see examples/run-demo.sh).
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -67,15 +51,24 @@ E2E_DIR    := e2e
 GO_FILES     := $(shell find . \( -path ./dist -o -path ./.tools -o -path ./.git \) -prune -o -type f -name '*.go' -print)
 GO_SRC_FILES := $(filter-out %_test.go ./$(DEMO_DIR)/% ./$(E2E_DIR)/%,$(GO_FILES))
 
-.PHONY: build build-tail-sampling test vet fmt fmt-check generate bench bench-e2e run run-fleet run-collector run-tail-sampling demo e2e clean distclean help tools
+.PHONY: build build-tail-sampling test prereqs vet fmt fmt-check generate bench bench-e2e run run-fleet run-collector run-tail-sampling demo e2e clean distclean help tools
 
 build: $(DIST_BIN) ## build dist/otelcol-spanlinks with ocb
 
 tools: $(OCB) $(TS_OCB) $(TELEMETRYGEN) $(MDATAGEN) ## install ocb (both versions), telemetrygen and mdatagen into .tools/bin
 
+# go-progress.sh prints a line every 25 packages compiled (go -v), so that
+# a first build on an empty cache shows it is moving.
+PROGRESS := scripts/go-progress.sh
+
+prereqs: ## check Go (go.mod's version) and, for make test, a C compiler; say what to install
+	@scripts/prereqs.sh race
+
 $(OCB):
+	@scripts/prereqs.sh
 	@mkdir -p $(TOOLS_BIN)
-	GOBIN=$(TOOLS_BIN) $(GO) install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
+	@echo "==> installing ocb $(OCB_VERSION) into .tools/bin (once)"
+	GOBIN=$(TOOLS_BIN) $(GO) install -v go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION) 2>&1 | $(PROGRESS) ocb
 	mv $(TOOLS_BIN)/builder $@
 
 $(TS_OCB):
@@ -84,16 +77,24 @@ $(TS_OCB):
 	mv $(TOOLS_BIN)/builder $@
 
 $(TELEMETRYGEN):
+	@scripts/prereqs.sh
 	@mkdir -p $(TOOLS_BIN)
-	GOBIN=$(TOOLS_BIN) $(GO) install github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@$(TELEMETRYGEN_VERSION)
+	@echo "==> installing telemetrygen $(TELEMETRYGEN_VERSION) into .tools/bin (once)"
+	GOBIN=$(TOOLS_BIN) $(GO) install -v github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@$(TELEMETRYGEN_VERSION) 2>&1 | $(PROGRESS) telemetrygen
 	mv $(TOOLS_BIN)/telemetrygen $@
 
-# ocb generates dist/ (main.go, components.go, go.mod with a replace to ..)
-# and compiles it. Rebuilt only when the processor, go.mod/go.sum, the
-# manifest or the ocb version changed. go build may leave an unchanged binary
-# untouched, hence the touch.
+# ocb generates dist/ (main.go, components.go, go.mod with a replace to ..);
+# go build -v compiles it as ocb would (CGO_ENABLED=0, -trimpath, -s -w),
+# showing progress: ocb's own compile step prints nothing for minutes.
+# Rebuilt only when the processor, go.mod/go.sum, the manifest or the ocb
+# version changed. go build may leave an unchanged binary untouched, hence
+# the touch.
 $(DIST_BIN): $(GO_SRC_FILES) go.mod $(wildcard go.sum) builder-config.yaml $(OCB)
-	$(OCB) --config builder-config.yaml
+	@scripts/prereqs.sh
+	@echo "==> generating dist/ with ocb (downloads modules on a first build)"
+	$(OCB) --config builder-config.yaml --skip-compilation
+	@echo "==> compiling $@ (on an empty build cache: hundreds of packages, a line every 25)"
+	cd $(@D) && CGO_ENABLED=0 $(GO) build -v -trimpath -ldflags='-s -w' -o $(@F) . 2>&1 | $(abspath $(PROGRESS)) otelcol-spanlinks
 	@touch $@
 
 # Without redis-server the Redis tests skip (SPANLINKS_REQUIRE_REDIS=1 makes
@@ -133,16 +134,21 @@ $(TS_BIN): $(TS_DIR)/builder-config.yaml $(TS_OCB)
 	$(TS_OCB) --config $(TS_DIR)/builder-config.yaml
 	@touch $@
 
-test: vet fmt-check ## go vet, gofmt check, go test -race (the processor and examples/demo)
+# On an empty build cache each step compiles for minutes: go build -race -v
+# compiles what go test -race then reuses, with a progress line every 25
+# packages; go test's output gets a line after 20s of silence.
+test: prereqs vet fmt-check ## go vet, gofmt check, go test -race (the processor and examples/demo)
 	@$(REDIS_MISSING)
-	$(GO) test -race ./...
-	cd $(DEMO_DIR) && $(GO) test -race ./...
+	$(GO) build -race -v ./... 2>&1 | $(PROGRESS) 'go build -race'
+	$(GO) test -race ./... 2>&1 | $(PROGRESS) --all 'go test -race'
+	cd $(DEMO_DIR) && $(GO) build -race -v ./... 2>&1 | $(abspath $(PROGRESS)) 'go build -race (examples/demo)'
+	cd $(DEMO_DIR) && $(GO) test -race ./... 2>&1 | $(abspath $(PROGRESS)) --all 'go test -race (examples/demo)'
 	@$(REDIS_MISSING)
 
-vet:
-	$(GO) vet ./...
-	cd $(DEMO_DIR) && $(GO) vet ./...
-	cd $(E2E_DIR) && $(GO) vet ./...
+vet: ## go vet the three modules (the processor, examples/demo, e2e)
+	$(GO) vet -v ./... 2>&1 | $(PROGRESS) 'go vet'
+	cd $(DEMO_DIR) && $(GO) vet -v ./... 2>&1 | $(abspath $(PROGRESS)) 'go vet (examples/demo)'
+	cd $(E2E_DIR) && $(GO) vet -v ./... 2>&1 | $(abspath $(PROGRESS)) 'go vet (e2e)'
 
 fmt-check: ## fail listing the files gofmt would change
 	@unformatted="$$($(if $(GO_FILES),gofmt -l $(GO_FILES)))"; \
@@ -175,8 +181,10 @@ bench-e2e: $(DIST_BIN) $(TELEMETRYGEN) ## CPU per 100k spans of the collector wi
 demo: $(DEMO_BIN) $(WATCH_BIN) $(KEPT_BIN) ## build the order demo, spanlinks-watch and kept-traces into dist/
 
 $(DEMO_BIN): $(DEMO_FILES)
+	@scripts/prereqs.sh
 	@mkdir -p $(@D)
-	cd $(DEMO_DIR) && $(GO) build -o $(abspath $@) .
+	@echo "==> compiling $@ (the OpenTelemetry Go SDK)"
+	cd $(DEMO_DIR) && $(GO) build -v -o $(abspath $@) . 2>&1 | $(abspath $(PROGRESS)) order-demo
 
 $(WATCH_BIN): $(DEMO_FILES)
 	@mkdir -p $(@D)
@@ -192,7 +200,7 @@ run: $(DIST_BIN) $(DEMO_BIN) $(WATCH_BIN) ## run the collector with $(CONFIG) an
 run-fleet: $(DIST_BIN) $(DEMO_BIN) $(WATCH_BIN) ## the order demo against two collectors sharing one redis-server (free ports)
 	examples/run-fleet.sh $(DIST_BIN) $(DEMO_BIN) $(WATCH_BIN)
 
-run-collector: $(DIST_BIN) ## run the collector in the foreground with $(CONFIG)
+run-collector: $(DIST_BIN) ## run the collector in the foreground with $(CONFIG) (Ctrl-C stops it)
 	./$(DIST_BIN) --config $(CONFIG)
 
 run-tail-sampling: $(DIST_BIN) $(TS_BIN) $(DEMO_BIN) $(KEPT_BIN) ## the order demo through spanlinks and a tail-sampling tier: kept traces and why
@@ -213,5 +221,8 @@ clean: ## remove dist/, test binaries and profiles
 distclean: clean ## also remove the tools in .tools/
 	rm -rf .tools
 
-help:
-	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## /  make \1\t/' | expand -t 24
+help: ## this list
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E -e 's/^([a-z0-9-]+):.*## /\1\t/' -e 's|\$$\(CONFIG\)|$(CONFIG)|g' | awk -F '\t' '{ printf "  make %-20s %s\n", $$1, $$2 }'
+	@echo
+	@echo "Variables: CONFIG (now $(CONFIG)); make run also reads DEMO_ENDPOINT, DEMO_METRICS_URL,"
+	@echo "DEMO_HOLD_WAIT and DEMO_ARGS (README, \"Ports and overrides\")."

@@ -39,9 +39,10 @@ func annotate(span ptrace.Span, st *linkCounts, cfg *BatchConfig) {
 
 	withFlags, sampled := 0, 0
 	for i := 0; i < kept; i++ {
-		f := links.At(i).Flags()
-		if f == 0 {
-			continue // the SDK recorded no flags
+		l := links.At(i)
+		f := l.Flags()
+		if f == 0 || l.TraceID().IsEmpty() || l.SpanID().IsEmpty() {
+			continue // no flags recorded, or an invalid link kept for its attributes
 		}
 		withFlags++
 		if f&w3cSampled != 0 {

@@ -21,7 +21,8 @@ func isBacklink(l ptrace.SpanLink) bool {
 
 // writeBacklinks adds b to span's backlink attributes, merging with what an
 // earlier call wrote: counts add up, lists grow up to limit entries in arrival
-// order. With emit, every linker listed also gets a reverse link. It
+// order. With emit, every linker listed also gets a reverse link, its
+// flags the W3C sampled bit (the linker was exported). It
 // reports whether this gave span its first backlinks.
 func writeBacklinks(span ptrace.Span, b linkindex.Backlinks, limit int, emit bool) (first bool) {
 	if b.Count == 0 {
@@ -77,6 +78,7 @@ func writeBacklinks(span ptrace.Span, b linkindex.Backlinks, limit int, emit boo
 			rl := rls.AppendEmpty()
 			rl.SetTraceID(l.TraceID)
 			rl.SetSpanID(l.SpanID)
+			rl.SetFlags(w3cSampled) // the linking span was exported: it is sampled
 			rl.Attributes().PutBool(attrBacklink, true)
 		}
 	}

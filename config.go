@@ -3,6 +3,9 @@ package spanlinksprocessor
 import (
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -33,6 +36,10 @@ const (
 	// HoldNone holds no span: only linkers that arrived first give backlinks.
 	HoldNone HoldMode = "none"
 )
+
+// minWindow is the shortest backlinks.window: a bare number is read as
+// nanoseconds, so `window: 10` would be 10ns and pair nothing.
+const minWindow = time.Second
 
 // Config is the configuration of the spanlinks processor.
 type Config struct {
@@ -116,8 +123,12 @@ func createDefaultConfig() component.Config {
 }
 
 // Unmarshal reads the backlinks section; hold takes a string or a list.
+// An unknown key is refused by name, with the keys there are.
 func (b *BacklinksConfig) Unmarshal(conf *confmap.Conf) error {
 	raw := conf.ToStringMap()
+	if err := unknownKeys(raw, BacklinksConfig{}); err != nil {
+		return err
+	}
 	hold, ok := raw["hold"]
 	delete(raw, "hold")
 	if err := confmap.NewFromStringMap(raw).Unmarshal((*backlinksKeys)(b)); err != nil {
@@ -194,8 +205,8 @@ func (c *Config) Validate() error {
 	}
 	b := c.Backlinks
 	if b.Enabled {
-		if b.Window <= 0 {
-			errs = append(errs, fmt.Errorf("backlinks.window: must be greater than 0 when backlinks are enabled, got %s", b.Window))
+		if b.Window < minWindow {
+			errs = append(errs, fmt.Errorf("backlinks.window: %s is under %s; durations take a unit, e.g. 30s", b.Window, minWindow))
 		}
 		positive("backlinks.max_held_spans", b.MaxHeldSpans)
 		positive("backlinks.max_held_bytes", b.MaxHeldBytes)
@@ -225,4 +236,34 @@ func (h Hold) validate() error {
 	default:
 		return fmt.Errorf("hold: %q is neither %q, %q nor a list of OTTL conditions", h.Mode, HoldAll, HoldNone)
 	}
+}
+
+// unknownKeys refuses the keys of raw that are not mapstructure keys of the
+// struct keysOf, naming them and the keys there are; the collector prefixes
+// the section ('backlinks'). Decoding into keysOf would name its Go type
+// instead. Keys match case-insensitively, as the collector's decoding does.
+func unknownKeys(raw map[string]any, keysOf any) error {
+	t := reflect.TypeOf(keysOf)
+	var known []string
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("mapstructure"), ",")
+		if name != "" && name != "-" {
+			known = append(known, name)
+		}
+	}
+	var bad []string
+	for k := range raw {
+		if !slices.ContainsFunc(known, func(n string) bool { return strings.EqualFold(n, k) }) {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	slices.Sort(bad)
+	word := "key"
+	if len(bad) > 1 {
+		word = "keys"
+	}
+	return fmt.Errorf("has unknown %s %s; the keys are %s", word, strings.Join(bad, ", "), strings.Join(known, ", "))
 }

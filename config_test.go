@@ -144,6 +144,8 @@ func TestConfigLoadInvalid(t *testing.T) {
 		stage string
 		// contains are substrings of the error: the key and the bad value.
 		contains []string
+		// excludes must not be in the error.
+		excludes []string
 	}{
 		{
 			name:     "max_links_zero",
@@ -173,7 +175,18 @@ func TestConfigLoadInvalid(t *testing.T) {
 		{
 			name:     "window_zero",
 			stage:    atValidate,
-			contains: []string{"backlinks.window", "got 0s"},
+			contains: []string{"backlinks.window: 0s is under 1s", "durations take a unit, e.g. 30s"},
+		},
+		{
+			// A bare number is nanoseconds: 10 would pair nothing.
+			name:     "window_bare_number",
+			stage:    atValidate,
+			contains: []string{"backlinks.window: 10ns is under 1s; durations take a unit, e.g. 30s"},
+		},
+		{
+			name:     "window_500ms",
+			stage:    atValidate,
+			contains: []string{"backlinks.window: 500ms is under 1s"},
 		},
 		{
 			name:     "max_held_zero",
@@ -226,9 +239,17 @@ func TestConfigLoadInvalid(t *testing.T) {
 			contains: []string{"max_link_per_span"},
 		},
 		{
+			// Named by its section and the keys there are, not by the Go
+			// type it is decoded into.
 			name:     "unknown_backlinks_key",
 			stage:    atUnmarshal,
-			contains: []string{"backlinks", "windw"},
+			contains: []string{"'backlinks' has unknown key windw; the keys are enabled, window, hold,"},
+			excludes: []string{"spanlinksprocessor.", "backlinksKeys"},
+		},
+		{
+			name:     "unknown_backlinks_keys",
+			stage:    atUnmarshal,
+			contains: []string{"'backlinks' has unknown keys max_held, windw;"},
 		},
 	}
 	for _, tt := range tests {
@@ -246,6 +267,9 @@ func TestConfigLoadInvalid(t *testing.T) {
 			t.Logf("error: %v", err)
 			for _, s := range tt.contains {
 				assert.Contains(t, err.Error(), s)
+			}
+			for _, s := range tt.excludes {
+				assert.NotContains(t, err.Error(), s)
 			}
 		})
 	}
@@ -265,7 +289,7 @@ func TestConfigValidateReportsEveryBadKey(t *testing.T) {
 		"max_links_per_span: must be greater than 0, got 0",
 		`truncation: "random"`,
 		"batch.min_links: must be greater than 0, got -3",
-		"backlinks.window: must be greater than 0 when backlinks are enabled, got 0s",
+		"backlinks.window: 0s is under 1s; durations take a unit, e.g. 30s",
 		"backlinks.max_backlinks_per_span: must be greater than 0, got 0",
 		"backlinks.hold: [] is an empty list",
 	} {
@@ -377,4 +401,16 @@ func TestConfigMarshalRoundTrip(t *testing.T) {
 		require.NoError(t, conf.Unmarshal(got))
 		assert.Equal(t, cfg, got)
 	}
+}
+
+// TestConfigWindowBound: 1s is the shortest window accepted, whatever the
+// other keys; a disabled backlinks section is not checked.
+func TestConfigWindowBound(t *testing.T) {
+	cfg := designDefaults()
+	cfg.Backlinks.Window = time.Second
+	assert.NoError(t, cfg.Validate())
+	cfg.Backlinks.Window = time.Second - time.Nanosecond
+	assert.EqualError(t, cfg.Validate(), "backlinks.window: 999.999999ms is under 1s; durations take a unit, e.g. 30s")
+	cfg.Backlinks.Enabled = false
+	assert.NoError(t, cfg.Validate())
 }

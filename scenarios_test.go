@@ -77,6 +77,21 @@ func scenarios() []scenario {
 			})),
 		},
 		{
+			// target_sampled_ratio counts kept valid links only: a link
+			// kept for its attributes though its IDs are zero (the
+			// JavaScript SDK gives it flags 0x100) is not a sampled or
+			// unsampled target. 2 of the 3 valid links are sampled.
+			name: "invalid-link-flags",
+			steps: at0(inputOf(func(td ptrace.Traces) {
+				s := addSpan(td, "order-batcher", traceID(kindBatch, 1), spanID(kindBatch, 1), "process-batch")
+				linkTo(s, traceID(kindOrder, 1), spanID(kindOrder, 1), flagsSampled)
+				linkTo(s, traceID(kindOrder, 2), spanID(kindOrder, 2), flagsUnsampled)
+				lost := linkTo(s, [16]byte{}, [8]byte{}, 0x100)
+				lost.Attributes().PutStr("messaging.message.id", "msg-3")
+				linkTo(s, traceID(kindOrder, 4), spanID(kindOrder, 4), flagsSampled)
+			})),
+		},
+		{
 			// A retried message delivered twice links its producer twice.
 			name: "duplicate-links",
 			steps: at0(inputOf(func(td ptrace.Traces) {

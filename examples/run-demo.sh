@@ -9,15 +9,20 @@
 # to a log file; the terminal shows it through spanlinks-watch, which prints
 # the spanlinks.* attributes compactly and a summary when the collector stops.
 #
-# Environment:
-#   DEMO_ENDPOINT    OTLP/gRPC endpoint of the collector (127.0.0.1:4317, as
-#                    in examples/config.yaml)
-#   DEMO_HOLD_WAIT   seconds to wait after the demo for the held spans to
-#                    leave the collector (12: backlinks.window is 10s in
-#                    examples/config.yaml, plus the release tick and margin).
-#                    Whatever is still held leaves on shutdown anyway.
-#   DEMO_METRICS_URL the collector's own metrics (http://localhost:8888/metrics)
+# Environment (README, "Ports and overrides"):
+#   DEMO_ENDPOINT    OTLP/gRPC endpoint the demo sends to (127.0.0.1:4317, as
+#                    in examples/config.yaml); must match CONFIG's receiver
+#   DEMO_HOLD_WAIT   longest wait, in seconds, after the demo for the held
+#                    spans to leave the collector (default: CONFIG's
+#                    backlinks.window plus 5s). The wait ends as soon as the
+#                    processor's held_spans gauge reads 0; whatever is still
+#                    held leaves on shutdown anyway.
+#   DEMO_METRICS_URL the collector's own metrics (http://localhost:8888/metrics);
+#                    must match CONFIG's service::telemetry::metrics
 #   DEMO_ARGS        extra flags for order-demo (see order-demo -h)
+#
+# Before anything starts, the receiver endpoints in CONFIG and the metrics
+# port are checked: if one is taken, it says which and exits 1.
 set -euo pipefail
 
 if [ $# -ne 4 ]; then
@@ -26,8 +31,65 @@ if [ $# -ne 4 ]; then
 fi
 collector=$1 config=$2 demo=$3 watch=$4
 endpoint=${DEMO_ENDPOINT:-127.0.0.1:4317}
-hold_wait=${DEMO_HOLD_WAIT:-12}
 metrics_url=${DEMO_METRICS_URL:-http://localhost:8888/metrics}
+
+# seconds_of DURATION prints a Go duration made of whole h, m, s, ms parts
+# (10s, 1m30s, 500ms) in whole seconds, rounded up; nothing if it is not one.
+seconds_of() {
+	local d=$1 total=0 n
+	[ -n "$d" ] || return 0
+	while [[ $d =~ ^([0-9]+)(ms|h|m|s)(.*)$ ]]; do
+		n=$((10#${BASH_REMATCH[1]}))
+		case ${BASH_REMATCH[2]} in
+		h) total=$((total + n * 3600)) ;;
+		m) total=$((total + n * 60)) ;;
+		s) total=$((total + n)) ;;
+		ms) total=$((total + (n + 999) / 1000)) ;;
+		esac
+		d=${BASH_REMATCH[3]}
+	done
+	[ -z "$d" ] && echo "$total"
+}
+
+# The window as CONFIG sets it (the first window: key; the processor's
+# default otherwise).
+window=$(awk '$1 == "window:" { print $2; exit }' "$config")
+window=${window:-30s}
+window_s=$(seconds_of "$window")
+hold_wait=${DEMO_HOLD_WAIT:-$((${window_s:-25} + 5))}
+
+# in_use HOST:PORT succeeds when something accepts connections there.
+in_use() {
+	local host=${1%:*} port=${1##*:}
+	host=${host#[}
+	host=${host%]}
+	case $host in "" | 0.0.0.0) host=127.0.0.1 ;; "::") host=::1 ;; esac
+	timeout 2 bash -c ": </dev/tcp/$host/$port" 2>/dev/null
+}
+
+# The endpoints CONFIG's receivers listen on: every endpoint: in the
+# top-level receivers: section. Values taken from the environment
+# (${env:...}) are skipped.
+receiver_endpoints() {
+	awk '/^[^[:space:]#]/ { in_receivers = ($1 == "receivers:") }
+		in_receivers && $1 == "endpoint:" && $2 !~ /\$/ { print $2 }' "$config"
+}
+
+busy=()
+metrics_hostport=${metrics_url#*://}
+metrics_hostport=${metrics_hostport%%/*}
+for hp in $(receiver_endpoints) "$metrics_hostport"; do
+	if in_use "$hp"; then busy+=("$hp"); fi
+done
+if [ ${#busy[@]} -gt 0 ]; then
+	{
+		echo "make run: ${busy[*]} already in use, so the collector could not listen there."
+		echo "Stop what listens there (ss -ltnp shows it: another make run or run-collector?), or use other ports:"
+		echo "  make run CONFIG=my-config.yaml DEMO_ENDPOINT=127.0.0.1:24317 DEMO_METRICS_URL=http://localhost:28888/metrics"
+		echo "with my-config.yaml a copy of $config listening there (README, \"Ports and overrides\")."
+	} >&2
+	exit 1
+fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/spanlinks-demo.XXXXXX")
 log=$tmp/collector.log
@@ -94,8 +156,26 @@ say "running the order demo against $endpoint: orders are traced and queued; a b
 # shellcheck disable=SC2086 # DEMO_ARGS is a list of flags
 "$demo" -endpoint "$endpoint" ${DEMO_ARGS:-}
 
-say "the collector holds the spans up to backlinks.window (10s) to pair them with their batch; waiting ${hold_wait}s"
-sleep "$hold_wait"
+# held_spans prints the processor's held_spans gauge, or nothing when the
+# metrics cannot be read.
+held_spans() {
+	"$watch" -metrics "$metrics_url" 2>/dev/null | awk '$3 == "otelcol_processor_spanlinks_held_spans" { print $4 }'
+}
+
+say "the collector holds the spans up to backlinks.window ($window, from $config) to pair them with their batch; waiting until none is held (at most ${hold_wait}s)"
+waited=$SECONDS
+while :; do
+	held=$(held_spans)
+	if [ "$held" = 0 ]; then
+		echo "no span held any more after $((SECONDS - waited))s"
+		break
+	fi
+	if [ $((SECONDS - waited)) -ge "$hold_wait" ]; then
+		echo "${held:-an unknown number of} spans still held after ${hold_wait}s; they leave at shutdown"
+		break
+	fi
+	sleep 0.5
+done
 
 say "the spanlinks processor's own metrics ($metrics_url)"
 "$watch" -metrics "$metrics_url" || echo "(metrics not available)"

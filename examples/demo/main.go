@@ -150,9 +150,11 @@ func printBatch(b orders.Batch) {
 	if b.Err != nil {
 		outcome = "FAILED: " + b.Err.Error()
 	}
+	// What the SDK did with the links, as its ended span reports it.
 	extra := ""
-	if n := len(b.Orders); n > 128 {
-		extra = fmt.Sprintf("; the SDK keeps 128 links and counts %d as dropped", n-128)
+	if b.LinksDropped > 0 {
+		extra = fmt.Sprintf("; the SDK kept %d links and counted %d as dropped (its link limit, OTEL_SPAN_LINK_COUNT_LIMIT)",
+			b.Messages-b.LinksDropped, b.LinksDropped)
 	}
 	fmt.Printf("demo | batch %d: %s (trace %s) links %d orders %s..%s: %s%s\n",
 		b.Number, orders.SpanProcessBatch, b.Span.TraceID(), len(b.Orders),

@@ -143,6 +143,10 @@ type Batch struct {
 	Messages int
 	// Span is the process-batch span's context.
 	Span trace.SpanContext
+	// LinksDropped is how many of the batch's links the SDK dropped for
+	// its link limit (OTEL_SPAN_LINK_COUNT_LIMIT, 128 by default), as the
+	// ended span reports it; 0 with a tracer that does not say.
+	LinksDropped int
 	// Err is why the batch failed, nil when it succeeded.
 	Err error
 }
@@ -207,6 +211,10 @@ func (j *BatchJob) RunOnce(ctx context.Context) (Batch, bool) {
 		span.SetStatus(codes.Error, b.Err.Error())
 	}
 	span.End()
+	// The SDK's ended span says how many links it dropped.
+	if ro, ok := span.(interface{ DroppedLinks() int }); ok {
+		b.LinksDropped = ro.DroppedLinks()
+	}
 	return b, true
 }
 

@@ -33,6 +33,10 @@ func TestRun(t *testing.T) {
 	if len(batches) != 2 || len(batches[0].Orders) != 2 || len(batches[1].Orders) != 130 {
 		t.Fatalf("batches = %+v", batches)
 	}
+	// What the SDK dropped, as its ended spans say: 2 of the 130 links.
+	if batches[0].LinksDropped != 0 || batches[1].LinksDropped != 2 {
+		t.Errorf("LinksDropped = %d, %d; want 0, 2", batches[0].LinksDropped, batches[1].LinksDropped)
+	}
 	if !errors.Is(batches[0].Err, ErrPaymentTimeout) || batches[1].Err != nil {
 		t.Errorf("batch errors: %v, %v", batches[0].Err, batches[1].Err)
 	}
@@ -195,6 +199,32 @@ func TestRunCheckStock(t *testing.T) {
 			if o := order[attr(l.Attributes, AttrOrderID)]; o == nil || o.SpanContext().SpanID() != l.SpanContext.SpanID() {
 				t.Errorf("process-batch links to %v, not to a receive-order span", l.SpanContext)
 			}
+		}
+	}
+}
+
+// TestRunLinkLimitRaised: with the SDK's link limit raised (as
+// OTEL_SPAN_LINK_COUNT_LIMIT=200 does), nothing is dropped by the SDK and
+// the batch says so.
+func TestRunLinkLimitRaised(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	limits := sdktrace.NewSpanLimits()
+	limits.LinkCountLimit = 200
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithRawSpanLimits(limits))
+	sc := Scenario{Waves: []int{150}, Interval: time.Millisecond, OrderPrefix: "l-"}
+	batches, err := Run(context.Background(), tp, sc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(batches) != 1 || batches[0].Messages != 150 || batches[0].LinksDropped != 0 {
+		t.Fatalf("batches = %+v", batches)
+	}
+	for _, s := range rec.Ended() {
+		if s.Name() == SpanProcessBatch && (len(s.Links()) != 150 || s.DroppedLinks() != 0) {
+			t.Errorf("process-batch: %d links, %d dropped; want 150, 0", len(s.Links()), s.DroppedLinks())
 		}
 	}
 }

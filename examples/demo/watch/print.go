@@ -161,8 +161,16 @@ func (p *Printer) Summary() {
 			names = append(names, fmt.Sprintf("%s: %d", name, n))
 		}
 		slices.Sort(names)
-		fmt.Fprintf(w, "summary | %d spans (%s) have no spanlinks.* attributes: no link to them reached the collector within backlinks.window; links dropped before export are counted in the DroppedLinksCount of the linking span\n",
+		fmt.Fprintf(w, "summary | %d spans (%s) have no spanlinks.* attributes: no kept link targets them within backlinks.window",
 			p.nPlain, strings.Join(names, ", "))
+		dropped := 0
+		for _, s := range p.batches {
+			dropped += s.DroppedLinksCount
+		}
+		if dropped > 0 {
+			fmt.Fprintf(w, "; the batch spans above dropped %d links in all (DroppedLinksCount), cut by the SDK before export or by spanlinks (otelcol_processor_spanlinks_links_dropped{reason} counts those)", dropped)
+		}
+		fmt.Fprintln(w)
 	}
 }
 

@@ -133,6 +133,9 @@ otelcol_processor_spanlinks_batch_spans{otelcol_component_id="spanlinks",otelcol
 otelcol_processor_spanlinks_held_spans 0
 otelcol_processor_spanlinks_released_spans{otelcol_component_id="spanlinks",reason="window"} 160
 otelcol_exporter_sent_spans{exporter="debug"} 160
+otelcol_processor_spanlinks_links_dropped{otelcol_component_id="spanlinks",reason="duplicate"} 1
+otelcol_processor_spanlinks_links_dropped{otelcol_component_id="spanlinks",reason="limit"} 22
+otelcol_processor_spanlinks_links_dropped{otelcol_component_id="spanlinks",reason="self"} 0
 `
 	var out bytes.Buffer
 	if err := PrintMetrics(&out, strings.NewReader(in)); err != nil {
@@ -141,6 +144,11 @@ otelcol_exporter_sent_spans{exporter="debug"} 160
 	want := `metrics | otelcol_processor_spanlinks_batch_spans 3
 metrics | otelcol_processor_spanlinks_held_spans 0
 metrics | otelcol_processor_spanlinks_released_spans{reason="window"} 160
+metrics | otelcol_processor_spanlinks_links_dropped{reason="duplicate"} 1
+metrics | otelcol_processor_spanlinks_links_dropped{reason="limit"} 22
+metrics | otelcol_processor_spanlinks_links_dropped{reason="self"} 0
+metrics | -> spanlinks dropped 1 link repeating an earlier link of their span (reason="duplicate")
+metrics | -> spanlinks dropped 22 links over max_links_per_span (reason="limit")
 `
 	if out.String() != want {
 		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)

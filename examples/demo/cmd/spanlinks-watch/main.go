@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
 	"time"
 
@@ -35,15 +36,21 @@ func main() {
 		}
 		return
 	}
+	// Ctrl-C in a terminal reaches the collector too: it stops and its
+	// output ends, and only then is the summary printed.
+	signal.Ignore(os.Interrupt)
 	pr := &watch.Printer{W: os.Stdout, PerGroup: *perGroup}
 	if *labels != "" {
 		pr.Labels = strings.Split(*labels, ",")
 	}
-	p := &watch.Parser{OnSpan: pr.Span, OnLog: pr.Log}
+	spans := 0
+	p := &watch.Parser{OnSpan: func(s watch.Span) { spans++; pr.Span(s) }, OnLog: pr.Log}
+	ready := false
 	r := bufio.NewReaderSize(os.Stdin, 1<<16)
 	for {
 		line, err := r.ReadString('\n')
 		if line != "" {
+			ready = ready || strings.Contains(line, readyMessage)
 			p.Line(strings.TrimSuffix(line, "\n"))
 		}
 		if err != nil {
@@ -51,8 +58,15 @@ func main() {
 		}
 	}
 	p.Flush()
-	pr.Summary()
+	// A collector that never started exported nothing: a summary saying
+	// so would only come before the reason, which its caller prints.
+	if ready || spans > 0 {
+		pr.Summary()
+	}
 }
+
+// readyMessage is what the collector logs once its pipelines run.
+const readyMessage = "Everything is ready"
 
 func printMetrics(w io.Writer, url string) error {
 	client := &http.Client{Timeout: 5 * time.Second}
