@@ -87,6 +87,8 @@ type BacklinksConfig struct {
 	MaxBacklinksPerSpan int `mapstructure:"max_backlinks_per_span"`
 	// EmitLinks adds a reverse link to each linking span on the origin span.
 	EmitLinks bool `mapstructure:"emit_links"`
+	// Partition keeps tenants apart (config_partition.go).
+	Partition PartitionConfig `mapstructure:"partition"`
 	// Index chooses where the link index lives (config_index.go).
 	Index IndexConfig `mapstructure:"index"`
 }
@@ -214,6 +216,9 @@ func (c *Config) Validate() error {
 		positive("backlinks.max_backlinks_per_span", b.MaxBacklinksPerSpan)
 		if err := b.Hold.validate(); err != nil {
 			errs = append(errs, fmt.Errorf("backlinks.%w", err))
+		}
+		if err := b.Partition.validate(); err != nil {
+			errs = append(errs, err)
 		}
 		errs = append(errs, b.Index.validate()...)
 	}

@@ -48,19 +48,20 @@ func newLinkIndex(cfg *BacklinksConfig, lifetime time.Duration, failed func(op s
 }
 
 // gatherLinks adds to b the links of span that the index records: the
-// kept, valid ones that this processor did not add.
-func gatherLinks(b *linkindex.Links, span ptrace.Span) {
+// kept, valid ones that this processor did not add, in partition part:
+// links pair only within the linker's partition.
+func gatherLinks(b *linkindex.Links, span ptrace.Span, part linkindex.Partition) {
 	links := span.Links()
 	n := 0
 	for i := 0; i < links.Len(); i++ {
 		l := links.At(i)
-		if to := linkindex.KeyOf(l.TraceID(), l.SpanID()); to.Valid() && !isBacklink(l) {
+		if to := linkindex.KeyOf(l.TraceID(), l.SpanID()).In(part); to.Valid() && !isBacklink(l) {
 			b.Link(to)
 			n++
 		}
 	}
 	if n > 0 {
-		b.Linker(linkindex.KeyOf(span.TraceID(), span.SpanID()), span.Name(),
+		b.Linker(linkindex.KeyOf(span.TraceID(), span.SpanID()).In(part), span.Name(),
 			span.Status().Code() == ptrace.StatusCodeError)
 	}
 }

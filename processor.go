@@ -153,14 +153,15 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 	defer p.tel.record(ctx, &c)
 	stripOwned(td) // the spanlinks. namespace is the processor's
 	sc := scratchPool.Get().(*scratch)
-	eachLinkingSpan(td, func(span ptrace.Span) {
+	parts := newPartitions(p.cfg.Backlinks.Partition)
+	eachLinkingSpan(td, func(rs ptrace.ResourceSpans, span ptrace.Span) {
 		st := repairLinks(span, p.cfg, sc, p.dropLog) // 1. validate, 2. truncate
 		c.addLinks(st)
 		if annotateBatch(span, st, &p.cfg.Batch) { // 3. annotate
 			c.batchSpans++
 		}
 		if p.index != nil {
-			gatherLinks(&sc.links, span) // 4. index: gathered here,
+			gatherLinks(&sc.links, span, parts.of(ctx, rs)) // 4. index: gathered here,
 		}
 	})
 	if p.index != nil && sc.links.Len() > 0 {
@@ -212,8 +213,9 @@ func (p *spanLinksProcessor) backlink(ctx context.Context, td ptrace.Traces, sin
 	defer scratchPool.Put(sc)
 	q := &sc.lookups
 	defer q.Reset()
-	eachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) {
-		q.Add(linkindex.KeyOf(span.TraceID(), span.SpanID()))
+	parts := newPartitions(b.Partition)
+	eachSpan(td, func(rs ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) {
+		q.Add(linkindex.KeyOf(span.TraceID(), span.SpanID()).In(parts.of(ctx, rs)))
 	})
 	if err := p.index.Lookup(ctx, q, since, b.MaxBacklinksPerSpan); err != nil {
 		p.indexFailed(opLookup, err)

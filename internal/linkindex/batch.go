@@ -58,6 +58,10 @@ func (b *Links) At(i int) (target Ref, from Linker) {
 	return p.target.Ref(), Linker{Ref: l.key.Ref(), Name: l.name, Error: l.failed}
 }
 
+// PartitionAt returns the partition of the i-th link: its target's, which
+// is its linker's.
+func (b *Links) PartitionAt(i int) Partition { return b.links[i].target.p }
+
 // Reset empties b, keeping its memory but not the span names it held.
 func (b *Links) Reset() {
 	b.links = b.links[:0]
@@ -86,6 +90,9 @@ func (q *Targets) Len() int { return len(q.targets) }
 
 // At returns the IDs of the i-th span.
 func (q *Targets) At(i int) Ref { return q.targets[i].target.Ref() }
+
+// PartitionAt returns the partition of the i-th span.
+func (q *Targets) PartitionAt(i int) Partition { return q.targets[i].target.p }
 
 // Result returns the backlinks of the i-th span, after a lookup. Its
 // Linkers are valid until Reset.

@@ -2,11 +2,12 @@ package linkindex
 
 import "math/bits"
 
-// refHash mixes the three words of k with seed into 64 well-spread bits,
-// with the multiply-and-fold step of wyhash. A random seed keeps crafted
-// IDs from colliding on purpose.
+// refHash mixes the words of k with seed into 64 well-spread bits, with the
+// multiply-and-fold step of wyhash. A random seed keeps crafted IDs from
+// colliding on purpose. The partition is mixed in with the span ID, so that
+// partition zero hashes as an unpartitioned key always did.
 func refHash(k Key, seed uint64) uint64 {
-	return mix64(mix64(k.t0^seed^0xa0761d6478bd642f, k.t1^0xe7037ed1a0b428db)^k.s, 0x8ebc6af09c88c6e3^seed)
+	return mix64(mix64(k.t0^seed^0xa0761d6478bd642f, k.t1^0xe7037ed1a0b428db)^k.s^uint64(k.p), 0x8ebc6af09c88c6e3^seed)
 }
 
 // mix64 multiplies a and b into 128 bits and folds them into 64.

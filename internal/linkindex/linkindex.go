@@ -11,6 +11,7 @@
 package linkindex
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -45,18 +46,49 @@ type Stats struct {
 	Evicted uint64 // entries dropped for capacity
 }
 
-// Key is a Ref as indexes keep and compare it: three words, which fit in
-// registers.
-type Key struct{ t0, t1, s uint64 }
+// Key is a Ref as indexes keep and compare it, within a partition: four
+// words, which fit in registers. Keys of different partitions never match,
+// whatever their IDs.
+type Key struct {
+	ids
+	p Partition
+}
 
-// KeyOf returns the Key of a trace ID and a span ID.
+// ids are a Ref's three words; an entry keeps its linker's as ids, since a
+// linker is in its target's partition.
+type ids struct{ t0, t1, s uint64 }
+
+// Partition names a tenant's share of an index: links pair only within one.
+// Zero is the one partition of an index that is not partitioned.
+type Partition uint64
+
+// PartitionOf returns the partition of the tenant called name: the first 8
+// bytes of its SHA-256, never zero, so that no tenant can pick a name (or
+// IDs) that lands in another's partition short of a second preimage of
+// SHA-256 cut to 64 bits. Every collector computes the same one, so that a
+// shared index (Redis) partitions alike.
+func PartitionOf(name string) Partition {
+	h := sha256.Sum256([]byte(name))
+	return Partition(max(binary.BigEndian.Uint64(h[:8]), 1))
+}
+
+// KeyOf returns the Key of a trace ID and a span ID, in partition zero.
 func KeyOf(t pcommon.TraceID, s pcommon.SpanID) Key {
-	return Key{
+	return Key{ids: ids{
 		t0: binary.LittleEndian.Uint64(t[:8]),
 		t1: binary.LittleEndian.Uint64(t[8:]),
 		s:  binary.LittleEndian.Uint64(s[:]),
-	}
+	}}
 }
+
+// In returns k in partition p.
+func (k Key) In(p Partition) Key {
+	k.p = p
+	return k
+}
+
+// Partition returns the partition of k.
+func (k Key) Partition() Partition { return k.p }
 
 // Valid reports whether neither ID is all zeros.
 func (k Key) Valid() bool { return k.t0|k.t1 != 0 && k.s != 0 }
@@ -64,8 +96,11 @@ func (k Key) Valid() bool { return k.t0|k.t1 != 0 && k.s != 0 }
 // Words returns k's three words, for a hash.
 func (k Key) Words() (t0, t1, s uint64) { return k.t0, k.t1, k.s }
 
-// Ref returns k as a Ref.
-func (k Key) Ref() Ref {
+// Ref returns k's IDs as a Ref, without its partition.
+func (k Key) Ref() Ref { return k.ids.ref() }
+
+// ref returns the IDs as a Ref.
+func (k ids) ref() Ref {
 	var r Ref
 	binary.LittleEndian.PutUint64(r.TraceID[:8], k.t0)
 	binary.LittleEndian.PutUint64(r.TraceID[8:], k.t1)

@@ -71,7 +71,7 @@ func newSharded(window time.Duration, maxEntries, n int) *Memory {
 // the target alone, so that which entries a full index evicts is the same
 // on every run.
 func (ix *Memory) shardOf(target Key) int {
-	h := target.t0 ^ target.t1 ^ target.s
+	h := target.t0 ^ target.t1 ^ target.s ^ uint64(target.p)
 	return int((h * 0x9e3779b97f4a7c15) >> ix.shift) // Fibonacci hashing
 }
 

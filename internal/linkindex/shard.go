@@ -12,7 +12,7 @@ import (
 // shard's ring.
 type indexEntry struct {
 	target Key
-	linker Key
+	linker ids // in target's partition
 }
 
 // entryMeta is what expiring and evicting an entry read, apart from the
@@ -127,7 +127,7 @@ func (s *indexShard) backlinks(newest uint64, since int64, limit int, buf []Link
 		i := s.index(seq)
 		if m := &s.meta[i]; m.at > since {
 			if k--; k < n {
-				b.Linkers[k] = Linker{Ref: s.ring[i].linker.Ref(), Error: m.err()}
+				b.Linkers[k] = Linker{Ref: s.ring[i].linker.ref(), Error: m.err()}
 				ids = append(ids, m.nameID())
 			}
 		}
@@ -159,7 +159,7 @@ func (s *indexShard) add(target Key, h uint64, l *linkerKey, t int64) {
 	walk := found && s.table.mayHold(slot, l.bits)
 	for seq, ok, n := newest, walk, 0; ok && n < maxDedupeWalk; n++ {
 		i := s.index(seq)
-		if s.ring[i].linker == l.key {
+		if s.ring[i].linker == l.key.ids {
 			s.freed = append(s.freed, l.nameID) // the reference taken for this link
 			return
 		}
@@ -184,7 +184,7 @@ func (s *indexShard) push(target Key, h uint64, l *linkerKey, t int64, slot int,
 	seq := s.head + uint64(s.n)
 	i := s.index(seq)
 	e := &s.ring[i]
-	*e = indexEntry{target: target, linker: l.key}
+	*e = indexEntry{target: target, linker: l.key.ids}
 	m := &s.meta[i]
 	*m = entryMeta{at: t, name: l.nameID}
 	if l.failed {

@@ -3,7 +3,8 @@
 // and looks up the spans it holds, so that a span is paired with linkers
 // that went to another collector.
 //
-// Each target is one string key, prefix + its 24-byte trace and span IDs,
+// Each target is one string key, prefix + its 24-byte trace and span IDs
+// (in a partitioned index, prefix + its 8-byte partition + those 24 bytes),
 // whose value lists its entries in arrival order, each stamped with the
 // time it was added, and which lives the index's lifetime (plus a second)
 // after its last write. A batch is one script call per Redis node for Add
@@ -235,6 +236,22 @@ func refOf(r linkindex.Ref) string {
 	var b [refLen]byte
 	copy(b[:16], r.TraceID[:])
 	copy(b[16:], r.SpanID[:])
+	return string(b[:])
+}
+
+// keyOf returns what follows the key prefix in the key of target r in
+// partition p: its 24 bytes, after the partition's 8 (big-endian) unless p
+// is zero. Keys of different partitions never match: a partitioned key is
+// longer than an unpartitioned one, and two partitions' differ in their
+// first 8 bytes.
+func keyOf(p linkindex.Partition, r linkindex.Ref) string {
+	if p == 0 {
+		return refOf(r)
+	}
+	var b [8 + refLen]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(p))
+	copy(b[8:24], r.TraceID[:])
+	copy(b[24:], r.SpanID[:])
 	return string(b[:])
 }
 

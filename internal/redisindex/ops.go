@@ -31,7 +31,7 @@ func (ix *Index) Add(ctx context.Context, b *linkindex.Links, now time.Time) err
 		at := make(map[string]int)
 		for i := range b.Len() {
 			target, from := b.At(i)
-			ref := refOf(target)
+			ref := keyOf(b.PartitionAt(i), target)
 			g, ok := at[ref]
 			if !ok {
 				g = len(groups)
@@ -85,7 +85,7 @@ func (ix *Index) Lookup(ctx context.Context, q *linkindex.Targets, since time.Ti
 		args := make([][]any, len(t.nodes))
 		places := make([][]int, len(t.nodes))
 		for i := range q.Len() {
-			ref := refOf(q.At(i))
+			ref := keyOf(q.PartitionAt(i), q.At(i))
 			n := t.nodeOf(ix.opt.KeyPrefix + ref)
 			if args[n] == nil {
 				args[n] = []any{us, limit, ix.opt.KeyPrefix}

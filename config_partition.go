@@ -1,0 +1,87 @@
+package spanlinksprocessor
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
+	"go.opentelemetry.io/collector/client"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// PartitionConfig is backlinks.partition: where a span's tenant comes from.
+// Links pair only within one tenant's partition, and when the hold is full
+// the partition holding the most gives way first. At most one of the two
+// keys is set; with neither, every span is in one partition.
+type PartitionConfig struct {
+	// MetadataKey is a client.Info metadata key (the receiver needs
+	// include_metadata): its first value names the tenant of every span of
+	// a request.
+	MetadataKey string `mapstructure:"metadata_key"`
+	// ResourceAttribute is a resource attribute whose value, as a string,
+	// names the tenant of the spans under the resource.
+	ResourceAttribute string `mapstructure:"resource_attribute"`
+}
+
+// on reports whether spans are partitioned.
+func (c PartitionConfig) on() bool { return c.MetadataKey != "" || c.ResourceAttribute != "" }
+
+// validate refuses both keys set, naming them.
+func (c PartitionConfig) validate() error {
+	if c.MetadataKey != "" && c.ResourceAttribute != "" {
+		return fmt.Errorf("backlinks.partition: metadata_key %q and resource_attribute %q are both set; set at most one", c.MetadataKey, c.ResourceAttribute)
+	}
+	return nil
+}
+
+// partitions finds the partition of spans. A missing value is a partition
+// of its own, that of the tenant "". It remembers the last name it hashed,
+// since a request's resources mostly share one.
+type partitions struct {
+	cfg  PartitionConfig
+	name string
+	p    linkindex.Partition
+	set  bool
+}
+
+// newPartitions returns the partition finder of one request or held batch.
+func newPartitions(cfg PartitionConfig) partitions { return partitions{cfg: cfg} }
+
+// client returns the tenant named by the request's metadata: "" without a
+// metadata key or a value.
+func (ps *partitions) client(ctx context.Context) string {
+	if ps.cfg.MetadataKey == "" {
+		return ""
+	}
+	if v := client.FromContext(ctx).Metadata.Get(ps.cfg.MetadataKey); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// nameOf returns the tenant of the spans under rs sent in ctx.
+func (ps *partitions) nameOf(ctx context.Context, rs ptrace.ResourceSpans) string {
+	if ps.cfg.ResourceAttribute != "" {
+		if v, ok := rs.Resource().Attributes().Get(ps.cfg.ResourceAttribute); ok {
+			return v.AsString()
+		}
+		return ""
+	}
+	return ps.client(ctx)
+}
+
+// of returns the partition of the spans under rs sent in ctx: zero when
+// spans are not partitioned, so that keys stay as they were.
+func (ps *partitions) of(ctx context.Context, rs ptrace.ResourceSpans) linkindex.Partition {
+	if !ps.cfg.on() {
+		return 0
+	}
+	if ps.set && ps.cfg.ResourceAttribute == "" {
+		return ps.p // one per request
+	}
+	name := ps.nameOf(ctx, rs)
+	if !ps.set || name != ps.name {
+		ps.name, ps.p, ps.set = name, linkindex.PartitionOf(name), true
+	}
+	return ps.p
+}

@@ -1,0 +1,35 @@
+package spanlinksprocessor
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/confmap"
+)
+
+// TestConfigPartition: either key is read; both set is refused by Validate
+// naming both keys and values; an unknown key is refused while decoding.
+func TestConfigPartition(t *testing.T) {
+	cfg, err := loadTestdataConfig(t, "partition_metadata")
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate())
+	assert.Equal(t, PartitionConfig{MetadataKey: "x-tenant"}, cfg.Backlinks.Partition)
+
+	cfg, err = loadTestdataConfig(t, "partition_resource")
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate())
+	assert.Equal(t, PartitionConfig{ResourceAttribute: "tenant.id"}, cfg.Backlinks.Partition)
+
+	cfg, err = loadTestdataConfig(t, "partition_both")
+	require.NoError(t, err)
+	assert.EqualError(t, cfg.Validate(), `backlinks.partition: metadata_key "x-tenant" and resource_attribute "tenant.id" are both set; set at most one`)
+	require.Error(t, confmap.Validate(cfg))
+
+	_, err = loadTestdataConfig(t, "partition_unknown_key")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "header")
+
+	// The default partitions nothing.
+	assert.Equal(t, PartitionConfig{}, createDefaultConfig().(*Config).Backlinks.Partition)
+}

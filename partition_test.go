@@ -1,0 +1,127 @@
+package spanlinksprocessor
+
+import (
+	"context"
+	"testing"
+
+	"github.com/spanlinks/spanlinksprocessor/internal/redistest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// partitionModes are the two ways of naming a tenant, and how a test sends
+// a tenant's spans under each.
+var partitionModes = []struct {
+	name string
+	cfg  PartitionConfig
+	send func(p *spanLinksProcessor, tenant string, td ptrace.Traces) error
+}{
+	{
+		name: "metadata_key",
+		cfg:  PartitionConfig{MetadataKey: "tenant"},
+		send: func(p *spanLinksProcessor, tenant string, td ptrace.Traces) error {
+			return p.ConsumeTraces(withTenant(tenant), td)
+		},
+	},
+	{
+		name: "resource_attribute",
+		cfg:  PartitionConfig{ResourceAttribute: "tenant"},
+		send: func(p *spanLinksProcessor, tenant string, td ptrace.Traces) error {
+			setTenant(td, tenant)
+			return p.ConsumeTraces(context.Background(), td)
+		},
+	},
+}
+
+// setTenant puts the resource attribute tenant on every resource of td.
+func setTenant(td ptrace.Traces, tenant string) {
+	for i := 0; i < td.ResourceSpans().Len(); i++ {
+		td.ResourceSpans().At(i).Resource().Attributes().PutStr("tenant", tenant)
+	}
+}
+
+// backlinkCounts returns spanlinks.backlinks.count of every span of the
+// sink, by span ID; a span without it counts 0.
+func backlinkCounts(sink *consumertest.TracesSink) map[string]int64 {
+	got := map[string]int64{}
+	for _, td := range sink.AllTraces() {
+		forEachSpan(td, func(s ptrace.Span) {
+			v, _ := s.Attributes().Get(attrBacklinksCount)
+			got[s.SpanID().String()] += v.Int()
+		})
+	}
+	return got
+}
+
+// TestPartitionKeepsTenantsApart: tenant A knows the IDs of tenant B's
+// orders and sends a batch linking to them, before and after B's orders
+// arrive; B's own batch links to order 3. B's orders get only B's backlink,
+// in memory and on Redis, with either way of naming tenants. Unpartitioned,
+// the same input writes A's batch onto B's orders: the test sees the leak.
+func TestPartitionKeepsTenantsApart(t *testing.T) {
+	backends := []IndexBackend{IndexMemory}
+	var redisAddr string
+	if redistest.Available(t) {
+		backends = append(backends, IndexRedis)
+		redisAddr = redistest.Start(t).Addr
+	}
+	type mode = struct {
+		name string
+		cfg  PartitionConfig
+		send func(p *spanLinksProcessor, tenant string, td ptrace.Traces) error
+	}
+	modes := append([]mode{{
+		name: "unpartitioned",
+		send: partitionModes[0].send,
+	}}, partitionModes...)
+	for _, backend := range backends {
+		for _, m := range modes {
+			t.Run(string(backend)+"/"+m.name, func(t *testing.T) {
+				cfg := createDefaultConfig().(*Config)
+				cfg.Backlinks.Partition = m.cfg
+				if backend == IndexRedis {
+					useRedis(t, cfg, redisAddr)
+				}
+				require.NoError(t, cfg.Validate())
+				sink := new(consumertest.TracesSink)
+				p := newTestProcessor(t, cfg, sink, &fakeClock{t: start})
+				require.NoError(t, m.send(p, "A", inputOf(func(td ptrace.Traces) { batchSpan(td, 1, 1, 2) })))
+				require.NoError(t, m.send(p, "B", inputOf(orders(1, 3))))
+				require.NoError(t, m.send(p, "A", inputOf(func(td ptrace.Traces) { batchSpan(td, 2, 1, 3) })))
+				require.NoError(t, m.send(p, "B", inputOf(func(td ptrace.Traces) { batchSpan(td, 3, 3, 3) })))
+				require.NoError(t, p.Shutdown(context.Background()))
+				require.Equal(t, 6, sink.SpanCount())
+				got := backlinkCounts(sink)
+				want := []int64{0, 0, 1} // orders 1..3: B's batch 3 alone
+				if m.cfg == (PartitionConfig{}) {
+					want = []int64{2, 2, 2} // A's batches 1 and 2 (and B's 3) too
+				}
+				for i, w := range want {
+					assert.Equal(t, w, got[spanID(kindOrder, i+1).String()], "backlinks on order %d", i+1)
+				}
+			})
+		}
+	}
+}
+
+// TestPartitionMissingValueIsItsOwn: spans without the tenant's value pair
+// with each other, and not with a named tenant's.
+func TestPartitionMissingValueIsItsOwn(t *testing.T) {
+	for _, m := range partitionModes {
+		t.Run(m.name, func(t *testing.T) {
+			cfg := createDefaultConfig().(*Config)
+			cfg.Backlinks.Partition = m.cfg
+			sink := new(consumertest.TracesSink)
+			p := newTestProcessor(t, cfg, sink, &fakeClock{t: start})
+			require.NoError(t, p.ConsumeTraces(context.Background(), inputOf(orders(1, 2))))
+			require.NoError(t, p.ConsumeTraces(context.Background(), inputOf(func(td ptrace.Traces) { batchSpan(td, 1, 1, 1) })))
+			require.NoError(t, m.send(p, "A", inputOf(func(td ptrace.Traces) { batchSpan(td, 2, 2, 2) })))
+			require.NoError(t, p.Shutdown(context.Background()))
+			got := backlinkCounts(sink)
+			assert.Equal(t, int64(1), got[spanID(kindOrder, 1).String()], "order 1: the unnamed batch")
+			assert.Equal(t, int64(0), got[spanID(kindOrder, 2).String()], "order 2: tenant A's batch is elsewhere")
+		})
+	}
+}
