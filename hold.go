@@ -1,9 +1,11 @@
 package spanlinksprocessor
 
 import (
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
@@ -15,6 +17,7 @@ type heldBatch struct {
 	spans   int
 	bytes   int         // their protobuf size when held
 	client  client.Info // who sent it: released under the sender's metadata
+	part    linkindex.Partition
 	arrived time.Time
 	reason  string // why it is released, once it is due
 }
@@ -36,11 +39,14 @@ const (
 
 // hold keeps batches of spans for up to window, then hands them, oldest
 // first, to the processor's release loop. It never drops one. Held batches
-// never exceed limit spans and limitBytes bytes: past them the oldest
-// become due early (reason capacity). Due batches not yet forwarded, the
-// one being forwarded included, are bounded by the same limits: when they
-// are full, a new batch is not held and its caller forwards it. So the
-// hold keeps at most twice its limits, whatever the next consumer does.
+// never exceed limit spans and limitBytes bytes: past them the oldest of
+// the partition holding the most (the new batch counted) become due early
+// (reason capacity), so that a tenant's flood releases its own spans, not
+// another's that holds less; unpartitioned, that is the oldest. Due
+// batches not yet forwarded, the one being forwarded included, are bounded
+// by the same limits: when they are full, a new batch is not held and its
+// caller forwards it. So the hold keeps at most twice its limits, whatever
+// the next consumer does.
 type hold struct {
 	window     time.Duration
 	limit      int
@@ -54,15 +60,21 @@ type hold struct {
 	dueSpans int         // in due, and being forwarded
 	dueBytes int         // in due, and being forwarded
 	closed   bool
+
+	parts map[linkindex.Partition]*share // in queue, by partition; none empty
 }
+
+// share is what one partition has waiting in the hold.
+type share struct{ spans, bytes int }
 
 func newHold(window time.Duration, limit, limitBytes int) *hold {
-	return &hold{window: window, limit: limit, limitBytes: limitBytes}
+	return &hold{window: window, limit: limit, limitBytes: limitBytes, parts: map[linkindex.Partition]*share{}}
 }
 
-// add holds td, n spans of size bytes sent by from that arrived at now,
-// making older batches due if it needs room, and reports what it did.
-func (h *hold) add(td ptrace.Traces, n, size int, from client.Info, now time.Time) holdResult {
+// add holds td, n spans of size bytes of partition part sent by from that
+// arrived at now, making older batches due if it needs room, and reports
+// what it did.
+func (h *hold) add(td ptrace.Traces, n, size int, part linkindex.Partition, from client.Info, now time.Time) holdResult {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed || n > h.limit || size > h.limitBytes {
@@ -70,20 +82,68 @@ func (h *hold) add(td ptrace.Traces, n, size int, from client.Info, now time.Tim
 	}
 	r := holdWaits
 	for len(h.queue) > 0 && (h.spans+n > h.limit || h.bytes+size > h.limitBytes) {
-		b := &h.queue[0]
+		i, ok := h.givesWay(part, n, size)
+		if !ok {
+			// The new batch's partition holds the most and has nothing
+			// older waiting: it is the one that gives way, unheld.
+			return holdPasses
+		}
+		b := &h.queue[i]
 		if h.dueSpans+b.spans > h.limit || h.dueBytes+b.bytes > h.limitBytes {
 			break // the release loop is behind by a whole hold
 		}
-		h.makeDue(releaseCapacity)
+		h.makeDueAt(i, releaseCapacity)
 		r = holdWaitsMadeDue
 	}
 	if h.spans+n > h.limit || h.bytes+size > h.limitBytes {
 		return holdPasses
 	}
-	h.queue = append(h.queue, heldBatch{td: td, spans: n, bytes: size, client: from, arrived: now})
+	h.queue = append(h.queue, heldBatch{td: td, spans: n, bytes: size, client: from, part: part, arrived: now})
 	h.spans += n
 	h.bytes += size
+	sh := h.parts[part]
+	if sh == nil {
+		sh = new(share)
+		h.parts[part] = sh
+	}
+	sh.spans += n
+	sh.bytes += size
 	return r
+}
+
+// givesWay returns the place in the queue of the batch that becomes due to
+// make room for a batch of n spans and size bytes of partition part: the
+// oldest of the partition that holds the most, counting the new batch, in
+// spans while the span limit is the one passed, else in bytes; of
+// partitions holding as much, the one with the oldest batch. It reports
+// false when that partition is part and has no batch waiting. h.mu must be
+// held.
+func (h *hold) givesWay(part linkindex.Partition, n, size int) (int, bool) {
+	bySpans := h.spans+n > h.limit
+	measure := func(p linkindex.Partition) int {
+		sh, in := share{}, h.parts[p]
+		if in != nil {
+			sh = *in
+		}
+		if p == part {
+			sh.spans += n
+			sh.bytes += size
+		}
+		if bySpans {
+			return sh.spans
+		}
+		return sh.bytes
+	}
+	most := measure(part)
+	for p := range h.parts {
+		most = max(most, measure(p))
+	}
+	for i := range h.queue {
+		if measure(h.queue[i].part) == most {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // expire makes due the batches held for window or longer.
@@ -91,7 +151,7 @@ func (h *hold) expire(now time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for len(h.queue) > 0 && !now.Before(h.queue[0].arrived.Add(h.window)) {
-		h.makeDue(releaseWindow)
+		h.makeDueAt(0, releaseWindow)
 	}
 }
 
@@ -134,6 +194,7 @@ func (h *hold) close() []heldBatch {
 		out = append(out, b)
 	}
 	h.queue, h.spans, h.bytes = nil, 0, 0
+	clear(h.parts)
 	return out
 }
 
@@ -152,14 +213,25 @@ func (h *hold) size() int {
 	return h.bytes + h.dueBytes
 }
 
-// makeDue moves the oldest held batch to the due ones, released for
-// reason; h.mu must be held.
-func (h *hold) makeDue(reason string) {
-	b := h.queue[0]
-	h.queue[0] = heldBatch{}
-	h.queue = h.queue[1:]
+// makeDueAt moves the i-th held batch to the due ones, released for
+// reason; h.mu must be held. The queue keeps its order.
+func (h *hold) makeDueAt(i int, reason string) {
+	b := h.queue[i]
+	if i == 0 {
+		h.queue[0] = heldBatch{}
+		h.queue = h.queue[1:]
+	} else {
+		h.queue = slices.Delete(h.queue, i, i+1) // zeroes the copy left past the end
+	}
 	h.spans -= b.spans
 	h.bytes -= b.bytes
+	if sh := h.parts[b.part]; sh != nil {
+		if sh.spans -= b.spans; sh.spans <= 0 {
+			delete(h.parts, b.part)
+		} else {
+			sh.bytes -= b.bytes
+		}
+	}
 	b.reason = reason
 	h.due = append(h.due, b)
 	h.dueSpans += b.spans

@@ -180,16 +180,19 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 		// when they are released. Spans that became due to make room go
 		// to the release loop.
 		if held, n := p.takeHeld(ctx, td); n > 0 {
-			switch p.hold.add(held, n, heldSize(held), client.FromContext(ctx), now) {
-			case holdWaitsMadeDue:
-				p.kick()
-			case holdPasses:
-				// The hold is full and the release loop behind: the
-				// spans pass now, not held, rather than wait or grow
-				// the hold.
-				p.tel.releasedSpans.Add(ctx, int64(n), p.tel.releaseReason[releaseFull])
-				held.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
-			}
+			p.eachPartition(ctx, held, n, func(pb partBatch) {
+				switch p.hold.add(pb.td, pb.spans, heldSize(pb.td), pb.part, client.FromContext(ctx), now) {
+				case holdWaitsMadeDue:
+					p.kick()
+				case holdPasses:
+					// The hold is full and the release loop behind, or
+					// the spans' partition holds the most: they pass
+					// now, not held, rather than wait or grow the hold.
+					p.kick() // what became due before it gave way
+					p.tel.releasedSpans.Add(ctx, int64(pb.spans), p.tel.releaseReason[releaseFull])
+					pb.td.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
+				}
+			})
 		}
 		if td.ResourceSpans().Len() == 0 {
 			return nil
