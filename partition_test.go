@@ -125,3 +125,46 @@ func TestPartitionMissingValueIsItsOwn(t *testing.T) {
 		})
 	}
 }
+
+// TestPartitionIndexFloodKeepsOtherTenantsEntries: with max_index_entries
+// 100 and hold: none, tenant B's batch links to its 10 orders, then tenant
+// A's spans make 1000 links to other targets; B's orders, arriving after,
+// still find B's batch. Unpartitioned, A's flood evicted B's entries.
+func TestPartitionIndexFloodKeepsOtherTenantsEntries(t *testing.T) {
+	type mode = struct {
+		name string
+		cfg  PartitionConfig
+		send func(p *spanLinksProcessor, tenant string, td ptrace.Traces) error
+	}
+	modes := append([]mode{{name: "unpartitioned", send: partitionModes[0].send}}, partitionModes...)
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			cfg := createDefaultConfig().(*Config)
+			cfg.Backlinks.Hold = Hold{Mode: HoldNone}
+			cfg.Backlinks.MaxIndexEntries = 100
+			cfg.Backlinks.Partition = m.cfg
+			sink := new(consumertest.TracesSink)
+			p := newTestProcessor(t, cfg, sink, &fakeClock{t: start})
+			require.NoError(t, m.send(p, "B", inputOf(func(td ptrace.Traces) { batchSpan(td, 1, 1, 10) })))
+			for i := 0; i < 100; i++ {
+				require.NoError(t, m.send(p, "A", inputOf(func(td ptrace.Traces) {
+					s := addSpan(td, "flood", traceID(kindBatch, 100+i), spanID(kindBatch, 100+i), "flood")
+					for j := 1; j <= 10; j++ {
+						linkTo(s, traceID(0xc0, 10*i+j), spanID(0xc0, 10*i+j), flagsSampled)
+					}
+				})))
+			}
+			require.NoError(t, m.send(p, "B", inputOf(orders(1, 10))))
+			got := backlinkCounts(sink)
+			var sum int64
+			for i := 1; i <= 10; i++ {
+				sum += got[spanID(kindOrder, i).String()]
+			}
+			if m.cfg == (PartitionConfig{}) {
+				assert.Zero(t, sum, "unpartitioned, A's flood evicted B's entries")
+				return
+			}
+			assert.Equal(t, int64(10), sum, "each of B's 10 orders keeps its backlink")
+		})
+	}
+}

@@ -51,6 +51,12 @@ type indexShard struct {
 	capacity int          // most entries the shard holds
 	expired  uint64
 	evicted  uint64
+
+	// parts counts the entries held by partition, when they are
+	// partitioned (the index's keys are all in partition zero, or none
+	// is); nil until a partitioned entry is added, so that an
+	// unpartitioned index pays nothing for it.
+	parts map[Partition]int
 }
 
 // index returns the ring index of the entry with sequence number seq,
@@ -169,9 +175,19 @@ func (s *indexShard) add(target Key, h uint64, l *linkerKey, t int64) {
 }
 
 // push appends an entry for target, with hash h, linked by l at t,
-// evicting the oldest entry if the shard is full. slot, newest and found are what find returned for target.
+// evicting the oldest entry if the shard is full. slot, newest and found
+// are what find returned for target. Partitioned, a full shard evicts its
+// oldest entry only if that entry's partition holds at least as many
+// entries in the shard as target's; otherwise target's partition holds
+// more, and gives way: the new entry is not added (counted as evicted).
+// So no partition evicts the entries of one holding fewer than it.
 func (s *indexShard) push(target Key, h uint64, l *linkerKey, t int64, slot int, newest uint64, found bool) {
 	if s.n == s.capacity {
+		if target.p != 0 && !s.headGivesWay(target.p) {
+			s.freed = append(s.freed, l.nameID) // the reference taken for this link
+			s.evicted++
+			return
+		}
 		s.pop()
 		s.evicted++
 	}
@@ -191,6 +207,12 @@ func (s *indexShard) push(target Key, h uint64, l *linkerKey, t int64, slot int,
 		m.name |= entryErr
 	}
 	s.n++
+	if target.p != 0 {
+		if s.parts == nil {
+			s.parts = make(map[Partition]int)
+		}
+		s.parts[target.p]++
+	}
 	if found {
 		// The previous entry may just have been evicted: prev then
 		// points before head, where the chain ends. A shard holding 2^32
@@ -204,9 +226,24 @@ func (s *indexShard) push(target Key, h uint64, l *linkerKey, t int64, slot int,
 	}
 }
 
+// headGivesWay reports whether the oldest entry of a full shard is evicted
+// for an entry of partition p: it is p's own, or its partition holds at
+// least as many entries as p.
+func (s *indexShard) headGivesWay(p Partition) bool {
+	head := s.ring[s.start].target.p
+	return head == p || s.parts[head] >= s.parts[p]
+}
+
 // pop removes the oldest entry. Its target's table slot, if it was the
 // target's last entry, turns stale.
 func (s *indexShard) pop() {
+	if s.parts != nil {
+		if p := s.ring[s.start].target.p; s.parts[p] <= 1 {
+			delete(s.parts, p)
+		} else {
+			s.parts[p]--
+		}
+	}
 	s.freed = append(s.freed, s.meta[s.start].nameID())
 	s.start++
 	if s.start == len(s.ring) {
