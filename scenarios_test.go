@@ -383,5 +383,24 @@ func scenarios() []scenario {
 				tick(10 * sec),
 			},
 		},
+		{
+			// Two tenants (resource attribute tenant.id) send orders with
+			// the same IDs; acme's batch links orders 1-3, globex's order 2,
+			// an untagged batch order 3: each order gets its own tenant's
+			// backlinks only.
+			name: "tenants",
+			steps: []step{
+				feed(0, func(td ptrace.Traces) {
+					ofTenant("acme", orders(1, 3))(td)
+					ofTenant("globex", orders(1, 3))(td)
+				}),
+				feed(1*sec, func(td ptrace.Traces) {
+					ofTenant("acme", func(td ptrace.Traces) { batchSpan(td, 1, 1, 3) })(td)
+					ofTenant("globex", func(td ptrace.Traces) { batchSpan(td, 2, 2, 2) })(td)
+					batchSpan(td, 3, 3, 3)
+				}),
+				tick(40 * sec),
+			},
+		},
 	}
 }
