@@ -1,7 +1,6 @@
 package spanlinksprocessor
 
 import (
-	"slices"
 	"sync"
 	"time"
 
@@ -61,14 +60,11 @@ type hold struct {
 	dueBytes int         // in due, and being forwarded
 	closed   bool
 
-	parts map[linkindex.Partition]*share // in queue, by partition; none empty
+	parts shares // in queue, by partition
 }
 
-// share is what one partition has waiting in the hold.
-type share struct{ spans, bytes int }
-
 func newHold(window time.Duration, limit, limitBytes int) *hold {
-	return &hold{window: window, limit: limit, limitBytes: limitBytes, parts: map[linkindex.Partition]*share{}}
+	return &hold{window: window, limit: limit, limitBytes: limitBytes, parts: newShares(limit, limitBytes)}
 }
 
 // add holds td, n spans of size bytes of partition part sent by from that
@@ -101,49 +97,27 @@ func (h *hold) add(td ptrace.Traces, n, size int, part linkindex.Partition, from
 	h.queue = append(h.queue, heldBatch{td: td, spans: n, bytes: size, client: from, part: part, arrived: now})
 	h.spans += n
 	h.bytes += size
-	sh := h.parts[part]
-	if sh == nil {
-		sh = new(share)
-		h.parts[part] = sh
-	}
-	sh.spans += n
-	sh.bytes += size
+	h.parts.add(part, n, size)
 	return r
 }
 
 // givesWay returns the place in the queue of the batch that becomes due to
 // make room for a batch of n spans and size bytes of partition part: the
-// oldest of the partition that holds the most, counting the new batch, in
-// spans while the span limit is the one passed, else in bytes; of
-// partitions holding as much, the one with the oldest batch. It reports
-// false when that partition is part and has no batch waiting. h.mu must be
-// held.
+// oldest of the partition that holds the most, the new batch counted
+// (shares.givingWay). It reports false when that partition is part and has
+// no batch waiting. It reads the queue up to that batch: unpartitioned,
+// the first. h.mu must be held.
 func (h *hold) givesWay(part linkindex.Partition, n, size int) (int, bool) {
-	bySpans := h.spans+n > h.limit
-	measure := func(p linkindex.Partition) int {
-		sh, in := share{}, h.parts[p]
-		if in != nil {
-			sh = *in
-		}
-		if p == part {
-			sh.spans += n
-			sh.bytes += size
-		}
-		if bySpans {
-			return sh.spans
-		}
-		return sh.bytes
-	}
-	most := measure(part)
-	for p := range h.parts {
-		most = max(most, measure(p))
+	p := h.parts.givingWay(part, n, size)
+	if !h.parts.holds(p) {
+		return 0, false
 	}
 	for i := range h.queue {
-		if measure(h.queue[i].part) == most {
+		if h.queue[i].part == p {
 			return i, true
 		}
 	}
-	return 0, false
+	return 0, false // not reached: p holds a batch
 }
 
 // expire makes due the batches held for window or longer.
@@ -194,7 +168,7 @@ func (h *hold) close() []heldBatch {
 		out = append(out, b)
 	}
 	h.queue, h.spans, h.bytes = nil, 0, 0
-	clear(h.parts)
+	h.parts.reset()
 	return out
 }
 
@@ -217,21 +191,14 @@ func (h *hold) size() int {
 // reason; h.mu must be held. The queue keeps its order.
 func (h *hold) makeDueAt(i int, reason string) {
 	b := h.queue[i]
-	if i == 0 {
-		h.queue[0] = heldBatch{}
-		h.queue = h.queue[1:]
-	} else {
-		h.queue = slices.Delete(h.queue, i, i+1) // zeroes the copy left past the end
-	}
+	// The batches before it move up one: O(i), not O(len(queue)), since
+	// the batch that gives way is mostly near the front.
+	copy(h.queue[1:i+1], h.queue[:i])
+	h.queue[0] = heldBatch{}
+	h.queue = h.queue[1:]
 	h.spans -= b.spans
 	h.bytes -= b.bytes
-	if sh := h.parts[b.part]; sh != nil {
-		if sh.spans -= b.spans; sh.spans <= 0 {
-			delete(h.parts, b.part)
-		} else {
-			sh.bytes -= b.bytes
-		}
-	}
+	h.parts.add(b.part, -b.spans, -b.bytes)
 	b.reason = reason
 	h.due = append(h.due, b)
 	h.dueSpans += b.spans

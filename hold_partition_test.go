@@ -2,6 +2,7 @@ package spanlinksprocessor
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -93,8 +94,8 @@ func TestHoldResourcePartitionsSplitARequest(t *testing.T) {
 	a.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
 	require.NoError(t, p.ConsumeTraces(context.Background(), td))
 	require.Len(t, p.hold.queue, 2)
-	assert.Equal(t, 2, p.hold.parts[linkindex.PartitionOf("B")].spans)
-	assert.Equal(t, 3, p.hold.parts[linkindex.PartitionOf("A")].spans)
+	assert.Equal(t, 2, p.hold.parts.by[linkindex.PartitionOf("B")].spans)
+	assert.Equal(t, 3, p.hold.parts.by[linkindex.PartitionOf("A")].spans)
 	assert.Equal(t, 5, p.hold.len())
 }
 
@@ -125,14 +126,14 @@ func TestHoldGivesWayByShare(t *testing.T) {
 	// B sends 2, holding 2 against A's 10: A's oldest give way, one batch
 	// of 1 after another, until B's fit.
 	require.Equal(t, holdWaitsMadeDue, h.add(one(), 2, 1, b, client.Info{}, start))
-	assert.Equal(t, 2, h.parts[b].spans)
-	assert.Equal(t, 8, h.parts[a].spans)
+	assert.Equal(t, 2, h.parts.by[b].spans)
+	assert.Equal(t, 8, h.parts.by[a].spans)
 	drain(h)
 	// B sends 3 more, holding 5 against A's 8: A's last single, then its
 	// batch of 6, give way: a batch leaves whole.
 	require.Equal(t, holdWaitsMadeDue, h.add(one(), 3, 1, b, client.Info{}, start))
 	assert.Equal(t, 5, h.spans)
-	assert.NotContains(t, h.parts, a)
+	assert.NotContains(t, h.parts.by, a)
 	drain(h)
 	// A batch of a new tenant C of 10: C would hold the most with nothing
 	// waiting, so it passes, and nothing of A or B leaves.
@@ -146,5 +147,31 @@ func TestHoldGivesWayByShare(t *testing.T) {
 func drain(h *hold) {
 	for b, ok := h.next(); ok; b, ok = h.next() {
 		h.done(b)
+	}
+}
+
+// TestSharesManyTenants: with 10,000 tenants holding 1 span each and one
+// holding 50, the one holding 50 gives way, to any of them, until it holds
+// as little as they do; then each new tenant's batch of 2 holds the most
+// and gives way itself.
+func TestSharesManyTenants(t *testing.T) {
+	s := newShares(20000, 1<<30)
+	big := linkindex.PartitionOf("big")
+	s.add(big, 50, 50)
+	for i := 0; i < 10000; i++ {
+		s.add(linkindex.PartitionOf(fmt.Sprint("t", i)), 1, 1)
+	}
+	for held := 50; held > 1; held-- {
+		require.Equal(t, big, s.givingWay(linkindex.PartitionOf("t7"), 1, 1), "big holding %d", held)
+		s.add(big, -1, -1)
+	}
+	newcomer := linkindex.PartitionOf("new")
+	assert.Equal(t, newcomer, s.givingWay(newcomer, 2, 2))
+	assert.False(t, s.holds(newcomer))
+	s.add(big, -1, -1)
+	assert.False(t, s.holds(big))
+	assert.Len(t, s.heap, 10000)
+	for i, sh := range s.heap {
+		require.Equal(t, i, sh.at)
 	}
 }
