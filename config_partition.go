@@ -42,6 +42,7 @@ type partitions struct {
 	name string
 	p    linkindex.Partition
 	set  bool
+	rs   ptrace.ResourceSpans // whose partition p is, with a resource attribute
 }
 
 // newPartitions returns the partition finder of one request or held batch.
@@ -76,12 +77,13 @@ func (ps *partitions) of(ctx context.Context, rs ptrace.ResourceSpans) linkindex
 	if !ps.cfg.on() {
 		return 0
 	}
-	if ps.set && ps.cfg.ResourceAttribute == "" {
-		return ps.p // one per request
+	if ps.set && (ps.cfg.ResourceAttribute == "" || rs == ps.rs) {
+		return ps.p // one per request, or per resource
 	}
 	name := ps.nameOf(ctx, rs)
 	if !ps.set || name != ps.name {
 		ps.name, ps.p, ps.set = name, linkindex.PartitionOf(name), true
 	}
+	ps.rs = rs
 	return ps.p
 }
