@@ -33,3 +33,17 @@ func TestConfigPartition(t *testing.T) {
 	// The default partitions nothing.
 	assert.Equal(t, PartitionConfig{}, createDefaultConfig().(*Config).Backlinks.Partition)
 }
+
+// TestConfigPartitionRoundTrip: a partition written back out reads back
+// the same.
+func TestConfigPartitionRoundTrip(t *testing.T) {
+	for _, pc := range []PartitionConfig{{MetadataKey: "x-tenant"}, {ResourceAttribute: "tenant.id"}} {
+		cfg := createDefaultConfig().(*Config)
+		cfg.Backlinks.Partition = pc
+		conf := confmap.New()
+		require.NoError(t, conf.Marshal(cfg))
+		got := createDefaultConfig().(*Config)
+		require.NoError(t, conf.Unmarshal(got))
+		assert.Equal(t, pc, got.Backlinks.Partition)
+	}
+}
