@@ -35,13 +35,14 @@ const (
 	metricIndexEntries          = "otelcol_processor_spanlinks_index_entries"
 	metricIndexEvictions        = "otelcol_processor_spanlinks_index_evictions"
 	metricIndexFailures         = "otelcol_processor_spanlinks_index_failures"
+	metricMissedBacklinks       = "otelcol_processor_spanlinks_missed_backlinks"
 )
 
 // allMetrics lists every metric of the processor.
 var allMetrics = []string{
 	metricLinksDropped, metricLinkAttributesDropped, metricBatchSpans, metricBacklinkedSpans,
 	metricHeldSpans, metricReleasedSpans, metricReleaseErrors, metricIndexEntries, metricIndexEvictions,
-	metricIndexFailures,
+	metricIndexFailures, metricMissedBacklinks,
 }
 
 // metricValue returns the value of metric name in tel, summed over the
