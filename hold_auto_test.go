@@ -12,6 +12,9 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor/processortest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // orderAPIHealth adds health-check spans first..last of order-api, the
@@ -223,4 +226,79 @@ func TestHoldAutoConfig(t *testing.T) {
 	require.NoError(t, h.validate())
 	err = Hold{Mode: "automatic"}.validate()
 	require.ErrorContains(t, err, `"auto"`)
+}
+
+// resizeWorker adds image-worker span n linking fan-out job j.
+func resizeWorker(td ptrace.Traces, n, j int) {
+	w := addSpan(td, "image-worker", traceID(kindWorker, n), spanID(kindWorker, n), "resize-image")
+	linkTo(w, traceID(kindJob, j), spanID(kindJob, j), flagsSampled)
+}
+
+// fanOutJob adds upload-api's fan-out span of job j.
+func fanOutJob(td ptrace.Traces, j int) {
+	addSpan(td, "upload-api", traceID(kindJob, j), spanID(kindJob, j), "fan-out-resize").SetKind(ptrace.SpanKindProducer)
+}
+
+// refunds adds refund-api's receive-order spans first..last: the name and
+// kind of the orders' class, in another service.
+func refunds(first, last int) func(td ptrace.Traces) {
+	return func(td ptrace.Traces) {
+		for i := first; i <= last; i++ {
+			addSpan(td, "refund-api", traceID(kindProducer, i), spanID(kindProducer, i), "receive-order").SetKind(ptrace.SpanKindServer)
+		}
+	}
+}
+
+// TestHoldAutoNeverLinked: in the scenario hold-auto-never-linked, each
+// step's spans leave in the ConsumeTraces call they arrive in.
+func TestHoldAutoNeverLinked(t *testing.T) {
+	var sc scenario
+	for _, s := range scenarios() {
+		if s.name == "hold-auto-never-linked" {
+			sc = s
+		}
+	}
+	require.NotEmpty(t, sc.steps)
+	cfg := loadConfig(t, "testdata/hold-auto-never-linked/config.yaml")
+	require.Equal(t, HoldAuto, cfg.Backlinks.Hold.Mode)
+	sink := new(consumertest.TracesSink)
+	clock := &fakeClock{t: start}
+	p := newTestProcessor(t, cfg, sink, clock)
+	ctx := context.Background()
+	sent := 0
+	for _, s := range sc.steps {
+		clock.Set(start.Add(s.at))
+		p.releaseDue(nil)
+		in := ptrace.NewTraces()
+		s.input.CopyTo(in)
+		sent += in.SpanCount()
+		require.NoError(t, p.ConsumeTraces(ctx, in))
+		assert.Equal(t, sent, sink.SpanCount(), "at %s every span sent has left", s.at)
+	}
+	require.NoError(t, p.Shutdown(ctx))
+	assert.Equal(t, sent, sink.SpanCount())
+}
+
+// TestMissedBacklinkLog: at debug level a missed backlink is logged with
+// the class of its target, so that an operator can write a condition.
+func TestMissedBacklinkLog(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	set := processortest.NewNopSettings(typeStr)
+	set.Logger = zap.New(core)
+	cfg := createDefaultConfig().(*Config)
+	cfg.Backlinks.Hold = Hold{Mode: HoldNone}
+	clock := &fakeClock{t: start}
+	p := newTestProcessorWith(t, set, cfg, consumertest.NewNop(), clock)
+	ctx := context.Background()
+	require.NoError(t, p.ConsumeTraces(ctx, inputOf(orders(1, 1))))
+	require.NoError(t, p.ConsumeTraces(ctx, inputOf(func(td ptrace.Traces) { batchSpan(td, 1, 1, 1) })))
+	require.NoError(t, p.Shutdown(ctx))
+	missed := logs.FilterMessageSnippet("Missed backlink").All()
+	require.Len(t, missed, 1)
+	f := missed[0].ContextMap()
+	assert.Equal(t, "order-api", f["service.name"])
+	assert.Equal(t, "receive-order", f["span.name"])
+	assert.Equal(t, "Server", f["span.kind"])
+	assert.Equal(t, "process-batch", f["linker"])
+	assert.Equal(t, spanID(kindOrder, 1).String(), f["span_id"])
 }
