@@ -37,11 +37,16 @@ type classKey struct {
 // classOf returns the class of span in rs; its strings are the span's own,
 // not yet cut or copied.
 func classOf(rs ptrace.ResourceSpans, span ptrace.Span) classKey {
-	var service string
-	if v, ok := rs.Resource().Attributes().Get("service.name"); ok {
-		service = v.Str()
+	return classKey{service: serviceName(rs), name: cutClassName(span.Name()), kind: span.Kind()}
+}
+
+// serviceName returns the service.name of rs, cut to maxClassNameBytes.
+func serviceName(rs ptrace.ResourceSpans) string {
+	v, ok := rs.Resource().Attributes().Get("service.name")
+	if !ok {
+		return ""
 	}
-	return classKey{service: cutClassName(service), name: cutClassName(span.Name()), kind: span.Kind()}
+	return cutClassName(v.Str())
 }
 
 // cutClassName cuts s to maxClassNameBytes, on a rune boundary.
@@ -224,18 +229,39 @@ func (l *learner) passed(td ptrace.Traces, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.expireSpans(at)
-	eachSpan(td, func(rs ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) {
-		r := l.classes.intern(classOf(rs, span))
-		if l.auto && hasBacklinks(span) {
-			l.linked(&l.classes.slots[r.slot], now)
+	var last classKey // spans of a batch come in runs of one class:
+	var ref classRef  // the class of the last span, interned once
+	has := false
+	rss := td.ResourceSpans()
+	for i := range rss.Len() {
+		rs := rss.At(i)
+		service := serviceName(rs)
+		sss := rs.ScopeSpans()
+		for j := range sss.Len() {
+			spans := sss.At(j).Spans()
+			for k := range spans.Len() {
+				span := spans.At(k)
+				c := classKey{service: service, name: cutClassName(span.Name()), kind: span.Kind()}
+				if !has || c != last || l.classes.get(ref) == nil {
+					last, ref, has = c, l.classes.intern(c), true
+				}
+				if l.auto && hasBacklinks(span) {
+					l.linked(&l.classes.slots[ref.slot], now)
+				}
+				l.remember(linkindex.KeyOf(span.TraceID(), span.SpanID()), ref, at)
+			}
 		}
-		for len(l.queue)-l.head >= l.limit {
-			l.pop()
-		}
-		k := linkindex.KeyOf(span.TraceID(), span.SpanID())
-		l.spans[k] = unheldSpan{class: r, at: at}
-		l.queue = append(l.queue, queuedSpan{key: k, at: at})
-	})
+	}
+}
+
+// remember adds the span with IDs k and class r, passed at at, forgetting
+// the oldest if l is full; l.mu is held.
+func (l *learner) remember(k linkindex.Key, r classRef, at int64) {
+	for len(l.queue)-l.head >= l.limit {
+		l.pop()
+	}
+	l.spans[k] = unheldSpan{class: r, at: at}
+	l.queue = append(l.queue, queuedSpan{key: k, at: at})
 }
 
 // released tells hold: auto of held spans released at now: the classes of
