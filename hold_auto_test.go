@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor/processortest"
@@ -301,4 +302,18 @@ func TestMissedBacklinkLog(t *testing.T) {
 	assert.Equal(t, "Server", f["span.kind"])
 	assert.Equal(t, "process-batch", f["linker"])
 	assert.Equal(t, spanID(kindOrder, 1).String(), f["span_id"])
+}
+
+// TestExampleConfigAuto: examples/config-auto.yaml, the config of
+// make run CONFIG=examples/config-auto.yaml, is valid and holds auto.
+func TestExampleConfigAuto(t *testing.T) {
+	conf, err := confmaptest.LoadConf("examples/config-auto.yaml")
+	require.NoError(t, err)
+	sub, err := conf.Sub("processors::spanlinks")
+	require.NoError(t, err)
+	cfg := createDefaultConfig().(*Config)
+	require.NoError(t, sub.Unmarshal(cfg))
+	require.NoError(t, cfg.Validate())
+	assert.Equal(t, HoldAuto, cfg.Backlinks.Hold.Mode)
+	assert.Equal(t, 10*time.Second, cfg.Backlinks.Window)
 }
