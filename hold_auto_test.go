@@ -317,3 +317,59 @@ func TestExampleConfigAuto(t *testing.T) {
 	assert.Equal(t, HoldAuto, cfg.Backlinks.Hold.Mode)
 	assert.Equal(t, 10*time.Second, cfg.Backlinks.Window)
 }
+
+// TestHoldAutoConcurrent: senders calling ConsumeTraces at once, while the
+// release loop runs, learn and hold classes without a race (go test -race)
+// and every span leaves exactly once.
+func TestHoldAutoConcurrent(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Backlinks.Window = 3 * time.Second
+	cfg.Backlinks.Hold = Hold{Mode: HoldAuto}
+	sink := new(consumertest.TracesSink)
+	clock := &fakeClock{t: start}
+	p := newTestProcessor(t, cfg, sink, clock)
+	ctx := context.Background()
+	const senders, rounds = 4, 50
+	done := make(chan struct{})
+	go func() { // the release loop, as Start would run it, on the fake clock
+		defer close(done)
+		for i := 0; i < senders*rounds; i++ {
+			clock.Set(start.Add(time.Duration(i) * 100 * time.Millisecond))
+			p.releaseDue(nil)
+		}
+	}()
+	errs := make(chan error, senders)
+	for s := 0; s < senders; s++ {
+		go func() {
+			for r := 0; r < rounds; r++ {
+				n := (s*rounds + r) * 2
+				if err := p.ConsumeTraces(ctx, inputOf(both(orders(n+1, n+2), orderAPIHealth(n+1, n+1)))); err != nil {
+					errs <- err
+					return
+				}
+				if err := p.ConsumeTraces(ctx, inputOf(func(td ptrace.Traces) { batchSpan(td, n+1, n+1, n+2) })); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for s := 0; s < senders; s++ {
+		require.NoError(t, <-errs)
+	}
+	<-done
+	require.NoError(t, p.Shutdown(ctx))
+	assert.Equal(t, senders*rounds*4, sink.SpanCount())
+	seen := map[string]int{}
+	for _, td := range sink.AllTraces() {
+		for _, k := range spanKeys(td) {
+			seen[k]++
+		}
+	}
+	assert.Len(t, seen, senders*rounds*4)
+	for k, n := range seen {
+		assert.Equal(t, 1, n, k)
+	}
+	assert.Contains(t, p.learn.heldClasses(), classKey{service: "order-api", name: "receive-order", kind: ptrace.SpanKindServer})
+}
