@@ -186,10 +186,11 @@ func (l *learner) links(b *linkindex.Links, now time.Time) int {
 		return 0
 	}
 	missed := 0
+	cutoff := now.UnixNano() - int64(l.window) // passed before: forgotten, though not yet expired
 	for i := range b.Len() {
 		to, from := b.At(i)
 		u, ok := l.spans[linkindex.KeyOf(to.TraceID, to.SpanID)]
-		if !ok {
+		if !ok || u.at <= cutoff {
 			continue
 		}
 		missed++

@@ -373,3 +373,15 @@ func TestHoldAutoConcurrent(t *testing.T) {
 	}
 	assert.Contains(t, p.learn.heldClasses(), classKey{service: "order-api", name: "receive-order", kind: ptrace.SpanKindServer})
 }
+
+// TestLearnerWindowExact: a span that passed a window or more before a
+// link is not a miss, even before the release loop expires it.
+func TestLearnerWindowExact(t *testing.T) {
+	l := newLearner(false, 30*time.Second, 10, nil)
+	l.passed(inputOf(orders(1, 1)), start)
+	var b linkindex.Links
+	b.Link(linkindex.KeyOf(traceID(kindOrder, 1), spanID(kindOrder, 1)))
+	b.Linker(linkindex.KeyOf(traceID(kindBatch, 1), spanID(kindBatch, 1)), "process-batch", false)
+	assert.Equal(t, 1, l.links(&b, start.Add(30*time.Second-1)))
+	assert.Zero(t, l.links(&b, start.Add(30*time.Second)))
+}
