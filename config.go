@@ -35,6 +35,9 @@ const (
 	HoldAll HoldMode = "all"
 	// HoldNone holds no span: only linkers that arrived first give backlinks.
 	HoldNone HoldMode = "none"
+	// HoldAuto holds the classes of span that links target, learnt as
+	// links arrive (hold_auto.go); spans of other classes pass at once.
+	HoldAuto HoldMode = "auto"
 )
 
 // minWindow is the shortest backlinks.window: a bare number is read as
@@ -93,10 +96,10 @@ type BacklinksConfig struct {
 	Index IndexConfig `mapstructure:"index"`
 }
 
-// Hold is the backlinks.hold setting: "all", "none", or a list of OTTL span
+// Hold is the backlinks.hold setting: "all", "none", "auto", or a list of OTTL span
 // conditions of which any one matching holds the span.
 type Hold struct {
-	// Mode is HoldAll, HoldNone, or empty when Conditions apply.
+	// Mode is HoldAll, HoldNone, HoldAuto, or empty when Conditions apply.
 	Mode HoldMode `mapstructure:"-"`
 	// Conditions are OTTL span conditions; set only when Mode is empty.
 	Conditions []string `mapstructure:"-"`
@@ -182,7 +185,7 @@ func parseHold(v any) (Hold, error) {
 	case nil:
 		return Hold{}, nil
 	default:
-		return Hold{}, fmt.Errorf("hold: %v is neither %q, %q nor a list of OTTL conditions", v, HoldAll, HoldNone)
+		return Hold{}, fmt.Errorf("hold: %v is neither %q, %q, %q nor a list of OTTL conditions", v, HoldAll, HoldNone, HoldAuto)
 	}
 }
 
@@ -227,19 +230,19 @@ func (c *Config) Validate() error {
 
 func (h Hold) validate() error {
 	switch h.Mode {
-	case HoldAll, HoldNone:
+	case HoldAll, HoldNone, HoldAuto:
 		if len(h.Conditions) > 0 {
 			return fmt.Errorf("hold: mode %q takes no conditions", h.Mode)
 		}
 		return nil
 	case "":
 		if len(h.Conditions) == 0 {
-			return errors.New("hold: [] is an empty list; use all, none or at least one OTTL condition")
+			return errors.New("hold: [] is an empty list; use all, none, auto or at least one OTTL condition")
 		}
 		_, err := newHoldMatcher(h.Conditions, component.TelemetrySettings{})
 		return err
 	default:
-		return fmt.Errorf("hold: %q is neither %q, %q nor a list of OTTL conditions", h.Mode, HoldAll, HoldNone)
+		return fmt.Errorf("hold: %q is neither %q, %q, %q nor a list of OTTL conditions", h.Mode, HoldAll, HoldNone, HoldAuto)
 	}
 }
 

@@ -6,6 +6,12 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
+// spanChooser decides which spans are held: holdMatcher, from OTTL
+// conditions, or hold: auto's learner, from the classes links target.
+type spanChooser interface {
+	match(ctx context.Context, rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, span ptrace.Span) bool
+}
+
 // takeHeld moves out of td the spans to hold and returns them with their
 // count. With hold: all that is td itself, moved whole, nothing copied.
 // Otherwise the spans matching the hold conditions move to a new Traces

@@ -26,7 +26,8 @@ type spanLinksProcessor struct {
 
 	index  linkIndex     // nil when backlinks are disabled
 	hold   *hold         // nil when no span is held
-	holdIf *holdMatcher  // nil when every span is held
+	holdIf spanChooser   // nil when every span is held
+	learn  *learner      // the spans that passed unheld, hold: auto's classes; nil when backlinks are disabled
 	tick   time.Duration // how often the release loop checks for due spans; 0: only when woken
 	reach  time.Duration // how long before a span arrived its linkers count: the window and a tick
 	manual bool          // tests: Start starts no release loop; the test calls releaseDue
@@ -65,6 +66,10 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*s
 		var err error
 		if p.index, err = newLinkIndex(&cfg.Backlinks, lifetime, p.indexFailed, func() time.Time { return p.now() }); err != nil {
 			return nil, err
+		}
+		p.learn = newLearner(b.Hold.Mode == HoldAuto, b.Window, b.MaxIndexEntries, p.dropLog)
+		if b.Hold.Mode == HoldAuto {
+			p.holdIf = p.learn
 		}
 		if b.Hold.Mode == "" {
 			m, err := newHoldMatcher(b.Hold.Conditions, set.TelemetrySettings)
@@ -165,7 +170,9 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 		}
 	})
 	if p.index != nil && sc.links.Len() > 0 {
-		// and added for the whole batch.
+		// and added for the whole batch; links to spans that passed
+		// unheld are missed backlinks, which teach hold: auto.
+		c.missedBacklinks += p.learn.links(&sc.links, now)
 		if err := p.index.Add(ctx, &sc.links, now); err != nil {
 			p.indexFailed(opAdd, err)
 		}
@@ -201,6 +208,7 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 	// 5. Backlink the spans that pass now, in a second pass so that the
 	// order of spans within td does not matter.
 	c.backlinkedSpans += p.backlink(ctx, td, now.Add(-p.reach))
+	p.learn.passed(td, now) // remembered for a window: links to them are missed
 	return p.next.ConsumeTraces(ctx, td)
 }
 
@@ -241,6 +249,7 @@ func (p *spanLinksProcessor) backlink(ctx context.Context, td ptrace.Traces, sin
 func (p *spanLinksProcessor) releaseDue(stop <-chan struct{}) {
 	now := p.now()
 	p.index.Expire(now)
+	p.learn.expire(now)
 	if p.hold == nil {
 		return
 	}
@@ -272,6 +281,7 @@ func (p *spanLinksProcessor) release(batches []heldBatch, now time.Time) {
 	for _, b := range batches {
 		ctx := client.NewContext(context.Background(), b.client)
 		c.backlinkedSpans += p.backlink(ctx, b.td, b.arrived.Add(-p.reach))
+		p.learn.released(b.td, now)
 		p.tel.releasedSpans.Add(ctx, int64(b.spans), p.tel.releaseReason[b.reason])
 		if err := p.next.ConsumeTraces(ctx, b.td); err != nil {
 			p.tel.releaseErrors.Add(ctx, int64(b.spans))

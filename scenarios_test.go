@@ -402,5 +402,79 @@ func scenarios() []scenario {
 				tick(40 * sec),
 			},
 		},
+		{
+			// hold: auto, origin first. Orders 1-2 and a health check pass
+			// at once; batch 1 links the orders, gone: 2 missed backlinks,
+			// and order-api's receive-order (server) is learnt. Orders 3-4
+			// are then held (the health check beside them passes) and leave
+			// at 50s with batch 2's backlink.
+			name: "hold-auto-origin-first",
+			steps: []step{
+				feed(0, both(orders(1, 2), orderAPIHealth(1, 1))),
+				feed(10*sec, func(td ptrace.Traces) { batchSpan(td, 1, 1, 2) }),
+				feed(20*sec, both(orders(3, 4), orderAPIHealth(2, 2))),
+				feed(25*sec, func(td ptrace.Traces) { batchSpan(td, 2, 3, 4) }),
+				tick(50 * sec),
+			},
+		},
+		{
+			// hold: auto, linker first. Workers link job 1 before it ends;
+			// job 1 passes at once with their backlinks, which teaches the
+			// class upload-api fan-out-resize. Job 2, of that class, is then
+			// held, and its worker, coming after it, pairs: job 2 leaves at
+			// 40s with its backlink.
+			name: "hold-auto-linker-first",
+			steps: []step{
+				feed(0, func(td ptrace.Traces) { resizeWorker(td, 1, 1) }),
+				feed(5*sec, func(td ptrace.Traces) { fanOutJob(td, 1) }),
+				feed(10*sec, func(td ptrace.Traces) { fanOutJob(td, 2) }),
+				feed(15*sec, func(td ptrace.Traces) { resizeWorker(td, 2, 2) }),
+				tick(40 * sec),
+			},
+		},
+		{
+			// hold: auto forgets a class 10 windows (300s) after a link
+			// last targeted it. Learnt at 10s from a miss; order 2, held,
+			// gets its backlink at 50s, the class's last link. Order 3, at
+			// 340s, is still held (it leaves at 370s, after the health
+			// check of 345s); by 360s the class is forgotten: order 4
+			// passes at once, before the health check of 361s.
+			name: "hold-auto-forget",
+			steps: []step{
+				feed(0, orders(1, 1)),
+				feed(10*sec, func(td ptrace.Traces) { batchSpan(td, 1, 1, 1) }),
+				feed(20*sec, orders(2, 2)),
+				feed(25*sec, func(td ptrace.Traces) { batchSpan(td, 2, 2, 2) }),
+				tick(50 * sec),
+				feed(340*sec, orders(3, 3)),
+				feed(345*sec, orderAPIHealth(1, 1)),
+				feed(360*sec, orders(4, 4)),
+				feed(361*sec, orderAPIHealth(2, 2)),
+				tick(370 * sec),
+			},
+		},
+		{
+			// hold: auto keeps classes of the same name in two services
+			// apart: a link to order-api's receive-order holds that class
+			// only; refund-api's receive-order spans still pass at once.
+			name: "hold-auto-two-services",
+			steps: []step{
+				feed(0, both(orders(1, 1), refunds(1, 1))),
+				feed(10*sec, func(td ptrace.Traces) { batchSpan(td, 1, 1, 1) }),
+				feed(20*sec, both(orders(2, 2), refunds(2, 2))),
+				feed(25*sec, func(td ptrace.Traces) { batchSpan(td, 2, 2, 2) }),
+				tick(50 * sec),
+			},
+		},
+		{
+			// hold: auto with nothing linked: every span passes at once,
+			// in the call it arrives in (TestHoldAutoNeverLinked checks the
+			// call), untouched.
+			name: "hold-auto-never-linked",
+			steps: []step{
+				feed(0, both(orders(1, 2), orderAPIHealth(1, 2))),
+				feed(5*sec, orderAPIHealth(3, 3)),
+			},
+		},
 	}
 }

@@ -128,6 +128,7 @@ type counts struct {
 	invalid, duplicate, self, limit int
 	attrsDropped                    int
 	batchSpans, backlinkedSpans     int
+	missedBacklinks                 int // links to spans that passed unheld
 }
 
 // addLinks adds what repairLinks did to one span.
@@ -154,6 +155,7 @@ func (t *telemetry) record(ctx context.Context, c *counts) {
 	add(tb.ProcessorSpanlinksLinkAttributesDropped, c.attrsDropped, nil)
 	add(tb.ProcessorSpanlinksBatchSpans, c.batchSpans, nil)
 	add(tb.ProcessorSpanlinksBacklinkedSpans, c.backlinkedSpans, nil)
+	add(tb.ProcessorSpanlinksMissedBacklinks, c.missedBacklinks, nil)
 }
 
 // dropLogger returns the logger told of every dropped link, sampled so that

@@ -107,6 +107,8 @@ type collectorConfig struct {
 	// index is the backlinks.index section, indented under backlinks;
 	// empty: the default, in memory.
 	index string
+	// hold is backlinks.hold as one YAML word; empty: all.
+	hold string
 }
 
 // collector is a running otelcol-spanlinks.
@@ -149,6 +151,10 @@ func tryStartCollector(t *testing.T, cfg collectorConfig) *collector {
 	c.metricsURL = "http://" + metricsAddr + "/metrics"
 	metricsHost, metricsPort, _ := net.SplitHostPort(metricsAddr)
 
+	hold := cfg.hold
+	if hold == "" {
+		hold = "all"
+	}
 	processors := "[spanlinks, batch]"
 	if withoutSpanlinks() {
 		processors = "[batch]"
@@ -166,7 +172,7 @@ processors:
     max_links_per_span: 128
     backlinks:
       window: %[3]s
-      hold: all
+      hold: %[9]s
 %[8]s  batch:
     timeout: 100ms
 exporters:
@@ -196,7 +202,7 @@ service:
       receivers: [otlp]
       processors: %[7]s
       exporters: [otlp_http]
-`, c.grpcAddr, c.httpAddr, cfg.window, cfg.exportTo, metricsHost, metricsPort, processors, cfg.index)
+`, c.grpcAddr, c.httpAddr, cfg.window, cfg.exportTo, metricsHost, metricsPort, processors, cfg.index, hold)
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -77,37 +76,8 @@ func startCollectorYAML(t *testing.T, yaml string) *collector {
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c.cmd = exec.Command(collectorBinary(t), "--config", path)
-	c.cmd.Stdout = c.out
-	c.cmd.Stderr = c.out
-	if err := c.cmd.Start(); err != nil {
-		t.Fatalf("starting the collector: %v", err)
-	}
-	go func() {
-		c.err = c.cmd.Wait()
-		close(c.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-c.exited:
-		default:
-			_ = c.cmd.Process.Kill()
-			<-c.exited
-		}
-		if t.Failed() {
-			t.Logf("collector configuration:\n%s\ncollector output:\n%s", yaml, c.out.String())
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(c.out.String(), "Everything is ready") {
-		select {
-		case <-c.exited:
-			t.Fatalf("the collector exited at start: %v\n%s", c.err, c.out.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the collector was not ready within 30s:\n%s", c.out.String())
-		}
+	if !c.launch(t, exec.Command(collectorBinary(t), "--config", path), yaml) {
+		t.Fatalf("a port of the collector was taken:\n%s", c.out.String())
 	}
 	return c
 }

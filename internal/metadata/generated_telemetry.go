@@ -36,6 +36,7 @@ type TelemetryBuilder struct {
 	ProcessorSpanlinksIndexFailures         metric.Int64Counter
 	ProcessorSpanlinksLinkAttributesDropped metric.Int64Counter
 	ProcessorSpanlinksLinksDropped          metric.Int64Counter
+	ProcessorSpanlinksMissedBacklinks       metric.Int64Counter
 	ProcessorSpanlinksReleaseErrors         metric.Int64Counter
 	ProcessorSpanlinksReleasedSpans         metric.Int64Counter
 }
@@ -169,6 +170,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ProcessorSpanlinksLinksDropped, err = builder.meter.Int64Counter(
 		"otelcol_processor_spanlinks_links_dropped",
 		metric.WithDescription("Span links dropped by the processor, by reason: invalid, duplicate, self, limit. [Development]"),
+		metric.WithUnit("{link}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorSpanlinksMissedBacklinks, err = builder.meter.Int64Counter(
+		"otelcol_processor_spanlinks_missed_backlinks",
+		metric.WithDescription("Links whose target had already passed unheld within the window, so it left without this backlink; under every hold mode. [Development]"),
 		metric.WithUnit("{link}"),
 	)
 	errs = errors.Join(errs, err)

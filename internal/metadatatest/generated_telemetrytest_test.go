@@ -37,6 +37,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorSpanlinksIndexFailures.Add(context.Background(), 1)
 	tb.ProcessorSpanlinksLinkAttributesDropped.Add(context.Background(), 1)
 	tb.ProcessorSpanlinksLinksDropped.Add(context.Background(), 1)
+	tb.ProcessorSpanlinksMissedBacklinks.Add(context.Background(), 1)
 	tb.ProcessorSpanlinksReleaseErrors.Add(context.Background(), 1)
 	tb.ProcessorSpanlinksReleasedSpans.Add(context.Background(), 1)
 	AssertEqualProcessorSpanlinksBacklinkedSpans(t, testTel,
@@ -61,6 +62,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorSpanlinksLinksDropped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorSpanlinksMissedBacklinks(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorSpanlinksReleaseErrors(t, testTel,

@@ -1,0 +1,387 @@
+package spanlinksprocessor
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor/processortest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// orderAPIHealth adds health-check spans first..last of order-api, the
+// service of the orders: a class that nothing ever links to.
+func orderAPIHealth(first, last int) func(td ptrace.Traces) {
+	return func(td ptrace.Traces) {
+		for i := first; i <= last; i++ {
+			addSpan(td, "order-api", traceID(kindTarget, i), spanID(kindTarget, i), "GET /health").SetKind(ptrace.SpanKindServer)
+		}
+	}
+}
+
+// both is a fill doing a then b.
+func both(a, b func(td ptrace.Traces)) func(td ptrace.Traces) {
+	return func(td ptrace.Traces) { a(td); b(td) }
+}
+
+// backlinksOf returns, by span name and span ID, the backlink count each
+// span of td carries (0 when none).
+func backlinksOf(td ptrace.Traces) map[string]int64 {
+	out := map[string]int64{}
+	forEachSpan(td, func(s ptrace.Span) {
+		v, _ := s.Attributes().Get(attrBacklinksCount)
+		out[s.Name()+"/"+s.SpanID().String()] = v.Int()
+	})
+	return out
+}
+
+// TestHoldAutoAcceptance is issue 15's acceptance, window 3s on an
+// injected clock: never-linked spans leave in the ConsumeTraces call they
+// arrive in (0s < 1s); batch 1's orders, which passed before their class
+// was learnt, are counted as 10 missed backlinks; the orders of batch 2,
+// arriving after, are held and all carry their backlink.
+func TestHoldAutoAcceptance(t *testing.T) {
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	set := processortest.NewNopSettings(typeStr)
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	cfg := createDefaultConfig().(*Config)
+	cfg.Backlinks.Window = 3 * time.Second
+	cfg.Backlinks.Hold = Hold{Mode: HoldAuto}
+	require.NoError(t, cfg.Validate())
+	sink := new(consumertest.TracesSink)
+	clock := &fakeClock{t: start}
+	p := newTestProcessorWith(t, set, cfg, sink, clock)
+	ctx := context.Background()
+	require.NoError(t, p.Start(ctx, nil))
+	consume := func(at time.Duration, fill func(td ptrace.Traces)) (passed int, took time.Duration) {
+		clock.Set(start.Add(at))
+		p.releaseDue(nil)
+		before := sink.SpanCount()
+		t0 := time.Now()
+		require.NoError(t, p.ConsumeTraces(ctx, inputOf(fill)))
+		return sink.SpanCount() - before, time.Since(t0)
+	}
+
+	// 0s: batch 1's 10 orders and 5 health checks. No class is learnt:
+	// all 15 leave in the call.
+	n, took := consume(0, both(orders(1, 10), orderAPIHealth(1, 5)))
+	assert.Equal(t, 15, n, "every span leaves in its own ConsumeTraces call")
+	t.Logf("0s: %d of 15 spans left in the call, which took %s (clock not moved: 0s delay)", n, took)
+	assert.Zero(t, p.hold.len())
+
+	// 1s: batch 1 links its orders, gone: 10 missed backlinks, and their
+	// class is learnt.
+	n, _ = consume(1*sec, func(td ptrace.Traces) { batchSpan(td, 1, 1, 10) })
+	assert.Equal(t, 1, n, "the batch span's class is not linked to: it passes")
+	assert.Equal(t, int64(10), metricValue(t, tel, metricMissedBacklinks, ""))
+	assert.Equal(t, []classKey{{service: "order-api", name: "receive-order", kind: ptrace.SpanKindServer}}, p.learn.heldClasses())
+
+	// 2s: batch 2's orders and 5 health checks: the health checks leave in
+	// the call, the orders are held.
+	n, took = consume(2*sec, both(orders(11, 20), orderAPIHealth(6, 10)))
+	assert.Equal(t, 5, n, "health checks leave at once")
+	t.Logf("2s: %d health checks left in the call, which took %s; %d orders held", n, took, p.hold.len())
+	assert.Equal(t, 10, p.hold.len())
+
+	// 3s: batch 2 links them, held: nothing missed.
+	n, _ = consume(3*sec, func(td ptrace.Traces) { batchSpan(td, 2, 11, 20) })
+	assert.Equal(t, 1, n)
+	assert.Equal(t, int64(10), metricValue(t, tel, metricMissedBacklinks, ""), "no miss after the class is learnt")
+
+	// 5s, batch 2's window over: its orders leave, each with its backlink.
+	clock.Set(start.Add(5 * sec))
+	p.releaseDue(nil)
+	require.NoError(t, p.Shutdown(ctx))
+	assert.Equal(t, 32, sink.SpanCount())
+	got := map[string]int64{}
+	for _, td := range sink.AllTraces() {
+		for k, v := range backlinksOf(td) {
+			got[k] = v
+		}
+	}
+	for i := 1; i <= 20; i++ {
+		want := int64(0)
+		if i > 10 {
+			want = 1
+		}
+		assert.Equal(t, want, got["receive-order/"+spanID(kindOrder, i).String()], "order %d", i)
+	}
+	assert.Equal(t, int64(10), metricValue(t, tel, metricBacklinkedSpans, ""))
+	assert.Equal(t, int64(10), metricValue(t, tel, metricReleasedSpans, releaseWindow))
+}
+
+// TestMissedBacklinksEveryMode: a link to a span that passed unheld within
+// the window is counted under every hold mode; with hold: all nothing
+// passes unheld, so nothing is missed; past the window the span is
+// forgotten and a late link is not counted.
+func TestMissedBacklinksEveryMode(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		hold Hold
+		want int64
+	}{
+		{"all", Hold{Mode: HoldAll}, 0},
+		{"none", Hold{Mode: HoldNone}, 2},
+		{"auto", Hold{Mode: HoldAuto}, 2},
+		{"conditions", Hold{Conditions: []string{`name == "receive-order" and attributes["order.id"] == "1"`}}, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tel := componenttest.NewTelemetry()
+			t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+			set := processortest.NewNopSettings(typeStr)
+			set.TelemetrySettings = tel.NewTelemetrySettings()
+			cfg := createDefaultConfig().(*Config)
+			cfg.Backlinks.Hold = tt.hold
+			require.NoError(t, cfg.Validate())
+			clock := &fakeClock{t: start}
+			p := newTestProcessorWith(t, set, cfg, consumertest.NewNop(), clock)
+			ctx := context.Background()
+			require.NoError(t, p.ConsumeTraces(ctx, inputOf(func(td ptrace.Traces) {
+				orderSpan(td, 1).Attributes().PutStr("order.id", "1")
+				orderSpan(td, 2)
+				orderSpan(td, 3)
+			})))
+			clock.Set(start.Add(10 * sec))
+			p.releaseDue(nil)
+			require.NoError(t, p.ConsumeTraces(ctx, inputOf(func(td ptrace.Traces) { batchSpan(td, 1, 1, 2) })))
+			assert.Equal(t, tt.want, metricValue(t, tel, metricMissedBacklinks, ""))
+			// Order 3 is linked past the window: forgotten, not counted.
+			clock.Set(start.Add(30 * sec))
+			p.releaseDue(nil)
+			require.NoError(t, p.ConsumeTraces(ctx, inputOf(func(td ptrace.Traces) { batchSpan(td, 2, 3, 3) })))
+			assert.Equal(t, tt.want, metricValue(t, tel, metricMissedBacklinks, ""))
+			require.NoError(t, p.Shutdown(ctx))
+		})
+	}
+}
+
+// TestLearnerSpanBound: past its limit the learner forgets the spans that
+// passed first; a link to one of them is no longer a miss.
+func TestLearnerSpanBound(t *testing.T) {
+	l := newLearner(true, 30*time.Second, 3, nil)
+	l.passed(inputOf(orders(1, 5)), start)
+	spans, classes := l.remembered()
+	assert.Equal(t, 3, spans)
+	assert.Equal(t, 1, classes)
+	var b linkindex.Links
+	for i := 1; i <= 5; i++ {
+		b.Link(linkindex.KeyOf(traceID(kindOrder, i), spanID(kindOrder, i)))
+	}
+	b.Linker(linkindex.KeyOf(traceID(kindBatch, 1), spanID(kindBatch, 1)), "process-batch", false)
+	assert.Equal(t, 3, l.links(&b, start), "orders 3-5 are remembered, 1 and 2 evicted")
+
+	// A window later every span is forgotten.
+	l.expire(start.Add(30 * time.Second))
+	spans, _ = l.remembered()
+	assert.Zero(t, spans)
+	assert.Zero(t, l.links(&b, start.Add(30*time.Second)))
+}
+
+// TestClassTableBound: past its limit a new class takes the slot of one
+// not used since the clock hand passed; refs to the old class go stale.
+func TestClassTableBound(t *testing.T) {
+	tab := classTable{ids: map[classKey]int32{}, limit: 2}
+	a := tab.intern(classKey{service: "a", name: "x"})
+	b := tab.intern(classKey{service: "b", name: "x"})
+	assert.NotEqual(t, a, b, "same name, two services: two classes")
+	c := tab.intern(classKey{service: "c", name: "x"})
+	assert.Len(t, tab.slots, 2)
+	assert.Len(t, tab.ids, 2)
+	assert.Nil(t, tab.get(a), "a, the oldest, was evicted")
+	require.NotNil(t, tab.get(b))
+	require.NotNil(t, tab.get(c))
+	assert.Equal(t, "c", tab.get(c).key.service)
+}
+
+// TestClassOfCutsNames: a hostile name cannot grow the class table: names
+// are cut to maxClassNameBytes on a rune boundary.
+func TestClassOfCutsNames(t *testing.T) {
+	long := "é"
+	for len(long) < 2*maxClassNameBytes {
+		long += "é"
+	}
+	td := ptrace.NewTraces()
+	s := addSpan(td, long, traceID(kindOrder, 1), spanID(kindOrder, 1), long)
+	k := classOf(td.ResourceSpans().At(0), s)
+	assert.LessOrEqual(t, len(k.name), maxClassNameBytes)
+	assert.Greater(t, len(k.name), maxClassNameBytes-2)
+	assert.Equal(t, k.name, k.service)
+	assert.True(t, len(k.name)%2 == 0, "cut between two-byte runes")
+}
+
+// TestHoldAutoConfig: auto is a hold mode like all and none.
+func TestHoldAutoConfig(t *testing.T) {
+	h, err := parseHold("auto")
+	require.NoError(t, err)
+	assert.Equal(t, Hold{Mode: HoldAuto}, h)
+	require.NoError(t, h.validate())
+	err = Hold{Mode: "automatic"}.validate()
+	require.ErrorContains(t, err, `"auto"`)
+}
+
+// resizeWorker adds image-worker span n linking fan-out job j.
+func resizeWorker(td ptrace.Traces, n, j int) {
+	w := addSpan(td, "image-worker", traceID(kindWorker, n), spanID(kindWorker, n), "resize-image")
+	linkTo(w, traceID(kindJob, j), spanID(kindJob, j), flagsSampled)
+}
+
+// fanOutJob adds upload-api's fan-out span of job j.
+func fanOutJob(td ptrace.Traces, j int) {
+	addSpan(td, "upload-api", traceID(kindJob, j), spanID(kindJob, j), "fan-out-resize").SetKind(ptrace.SpanKindProducer)
+}
+
+// refunds adds refund-api's receive-order spans first..last: the name and
+// kind of the orders' class, in another service.
+func refunds(first, last int) func(td ptrace.Traces) {
+	return func(td ptrace.Traces) {
+		for i := first; i <= last; i++ {
+			addSpan(td, "refund-api", traceID(kindProducer, i), spanID(kindProducer, i), "receive-order").SetKind(ptrace.SpanKindServer)
+		}
+	}
+}
+
+// TestHoldAutoNeverLinked: in the scenario hold-auto-never-linked, each
+// step's spans leave in the ConsumeTraces call they arrive in.
+func TestHoldAutoNeverLinked(t *testing.T) {
+	var sc scenario
+	for _, s := range scenarios() {
+		if s.name == "hold-auto-never-linked" {
+			sc = s
+		}
+	}
+	require.NotEmpty(t, sc.steps)
+	cfg := loadConfig(t, "testdata/hold-auto-never-linked/config.yaml")
+	require.Equal(t, HoldAuto, cfg.Backlinks.Hold.Mode)
+	sink := new(consumertest.TracesSink)
+	clock := &fakeClock{t: start}
+	p := newTestProcessor(t, cfg, sink, clock)
+	ctx := context.Background()
+	sent := 0
+	for _, s := range sc.steps {
+		clock.Set(start.Add(s.at))
+		p.releaseDue(nil)
+		in := ptrace.NewTraces()
+		s.input.CopyTo(in)
+		sent += in.SpanCount()
+		require.NoError(t, p.ConsumeTraces(ctx, in))
+		assert.Equal(t, sent, sink.SpanCount(), "at %s every span sent has left", s.at)
+	}
+	require.NoError(t, p.Shutdown(ctx))
+	assert.Equal(t, sent, sink.SpanCount())
+}
+
+// TestMissedBacklinkLog: at debug level a missed backlink is logged with
+// the class of its target, so that an operator can write a condition.
+func TestMissedBacklinkLog(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	set := processortest.NewNopSettings(typeStr)
+	set.Logger = zap.New(core)
+	cfg := createDefaultConfig().(*Config)
+	cfg.Backlinks.Hold = Hold{Mode: HoldNone}
+	clock := &fakeClock{t: start}
+	p := newTestProcessorWith(t, set, cfg, consumertest.NewNop(), clock)
+	ctx := context.Background()
+	require.NoError(t, p.ConsumeTraces(ctx, inputOf(orders(1, 1))))
+	require.NoError(t, p.ConsumeTraces(ctx, inputOf(func(td ptrace.Traces) { batchSpan(td, 1, 1, 1) })))
+	require.NoError(t, p.Shutdown(ctx))
+	missed := logs.FilterMessageSnippet("Missed backlink").All()
+	require.Len(t, missed, 1)
+	f := missed[0].ContextMap()
+	assert.Equal(t, "order-api", f["service.name"])
+	assert.Equal(t, "receive-order", f["span.name"])
+	assert.Equal(t, "Server", f["span.kind"])
+	assert.Equal(t, "process-batch", f["linker"])
+	assert.Equal(t, spanID(kindOrder, 1).String(), f["span_id"])
+}
+
+// TestExampleConfigAuto: examples/config-auto.yaml, the config of
+// make run CONFIG=examples/config-auto.yaml, is valid and holds auto.
+func TestExampleConfigAuto(t *testing.T) {
+	conf, err := confmaptest.LoadConf("examples/config-auto.yaml")
+	require.NoError(t, err)
+	sub, err := conf.Sub("processors::spanlinks")
+	require.NoError(t, err)
+	cfg := createDefaultConfig().(*Config)
+	require.NoError(t, sub.Unmarshal(cfg))
+	require.NoError(t, cfg.Validate())
+	assert.Equal(t, HoldAuto, cfg.Backlinks.Hold.Mode)
+	assert.Equal(t, 10*time.Second, cfg.Backlinks.Window)
+}
+
+// TestHoldAutoConcurrent: senders calling ConsumeTraces at once, while the
+// release loop runs, learn and hold classes without a race (go test -race)
+// and every span leaves exactly once.
+func TestHoldAutoConcurrent(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Backlinks.Window = 3 * time.Second
+	cfg.Backlinks.Hold = Hold{Mode: HoldAuto}
+	sink := new(consumertest.TracesSink)
+	clock := &fakeClock{t: start}
+	p := newTestProcessor(t, cfg, sink, clock)
+	ctx := context.Background()
+	const senders, rounds = 4, 50
+	done := make(chan struct{})
+	go func() { // the release loop, as Start would run it, on the fake clock
+		defer close(done)
+		for i := 0; i < senders*rounds; i++ {
+			clock.Set(start.Add(time.Duration(i) * 100 * time.Millisecond))
+			p.releaseDue(nil)
+		}
+	}()
+	errs := make(chan error, senders)
+	for s := 0; s < senders; s++ {
+		go func() {
+			for r := 0; r < rounds; r++ {
+				n := (s*rounds + r) * 2
+				if err := p.ConsumeTraces(ctx, inputOf(both(orders(n+1, n+2), orderAPIHealth(n+1, n+1)))); err != nil {
+					errs <- err
+					return
+				}
+				if err := p.ConsumeTraces(ctx, inputOf(func(td ptrace.Traces) { batchSpan(td, n+1, n+1, n+2) })); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for s := 0; s < senders; s++ {
+		require.NoError(t, <-errs)
+	}
+	<-done
+	require.NoError(t, p.Shutdown(ctx))
+	assert.Equal(t, senders*rounds*4, sink.SpanCount())
+	seen := map[string]int{}
+	for _, td := range sink.AllTraces() {
+		for _, k := range spanKeys(td) {
+			seen[k]++
+		}
+	}
+	assert.Len(t, seen, senders*rounds*4)
+	for k, n := range seen {
+		assert.Equal(t, 1, n, k)
+	}
+	assert.Contains(t, p.learn.heldClasses(), classKey{service: "order-api", name: "receive-order", kind: ptrace.SpanKindServer})
+}
+
+// TestLearnerWindowExact: a span that passed a window or more before a
+// link is not a miss, even before the release loop expires it.
+func TestLearnerWindowExact(t *testing.T) {
+	l := newLearner(false, 30*time.Second, 10, nil)
+	l.passed(inputOf(orders(1, 1)), start)
+	var b linkindex.Links
+	b.Link(linkindex.KeyOf(traceID(kindOrder, 1), spanID(kindOrder, 1)))
+	b.Linker(linkindex.KeyOf(traceID(kindBatch, 1), spanID(kindBatch, 1)), "process-batch", false)
+	assert.Equal(t, 1, l.links(&b, start.Add(30*time.Second-1)))
+	assert.Zero(t, l.links(&b, start.Add(30*time.Second)))
+}
