@@ -189,7 +189,7 @@ func (l *learner) links(b *linkindex.Links, now time.Time) int {
 	cutoff := now.UnixNano() - int64(l.window) // passed before: forgotten, though not yet expired
 	for i := range b.Len() {
 		to, from := b.At(i)
-		u, ok := l.spans[linkindex.KeyOf(to.TraceID, to.SpanID)]
+		u, ok := l.spans[linkindex.KeyOf(to.TraceID, to.SpanID).In(b.PartitionAt(i))]
 		if !ok || u.at <= cutoff {
 			continue
 		}
@@ -225,7 +225,13 @@ func (l *learner) linked(c *classSlot, now time.Time) {
 // passed remembers the spans of td, which pass unheld at now; under hold:
 // auto, the classes of those that got backlinks (the linker came first)
 // become held.
-func (l *learner) passed(td ptrace.Traces, now time.Time) {
+func (l *learner) passed(td ptrace.Traces, now time.Time) { l.passedIn(td, now, nil) }
+
+// passedIn is passed with the spans under each resource in partition
+// partOf(rs) (zero when partOf is nil), so that a link counts as missed
+// only within its own partition: another tenant's link to the same IDs
+// neither counts nor teaches a class.
+func (l *learner) passedIn(td ptrace.Traces, now time.Time, partOf func(ptrace.ResourceSpans) linkindex.Partition) {
 	at := now.UnixNano()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -237,6 +243,10 @@ func (l *learner) passed(td ptrace.Traces, now time.Time) {
 	for i := range rss.Len() {
 		rs := rss.At(i)
 		service := serviceName(rs)
+		var part linkindex.Partition
+		if partOf != nil {
+			part = partOf(rs)
+		}
 		sss := rs.ScopeSpans()
 		for j := range sss.Len() {
 			spans := sss.At(j).Spans()
@@ -249,7 +259,7 @@ func (l *learner) passed(td ptrace.Traces, now time.Time) {
 				if l.auto && hasBacklinks(span) {
 					l.linked(&l.classes.slots[ref.slot], now)
 				}
-				l.remember(linkindex.KeyOf(span.TraceID(), span.SpanID()), ref, at)
+				l.remember(linkindex.KeyOf(span.TraceID(), span.SpanID()).In(part), ref, at)
 			}
 		}
 	}

@@ -180,3 +180,33 @@ func TestPartitionIndexFloodKeepsOtherTenantsEntries(t *testing.T) {
 		})
 	}
 }
+
+// TestPartitionHoldAutoLearnsWithinTenant: under hold: auto, tenant A's
+// links to tenant B's orders, which passed unheld, are not B's missed
+// backlinks and teach no class; B's own batch does. Unpartitioned, A's
+// links teach the class.
+func TestPartitionHoldAutoLearnsWithinTenant(t *testing.T) {
+	type mode = struct {
+		name string
+		cfg  PartitionConfig
+		send func(p *spanLinksProcessor, tenant string, td ptrace.Traces) error
+	}
+	modes := append([]mode{{name: "unpartitioned", send: partitionModes[0].send}}, partitionModes...)
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			cfg := createDefaultConfig().(*Config)
+			cfg.Backlinks.Hold = Hold{Mode: HoldAuto}
+			cfg.Backlinks.Partition = m.cfg
+			p := newTestProcessor(t, cfg, new(consumertest.TracesSink), &fakeClock{t: start})
+			require.NoError(t, m.send(p, "B", inputOf(orders(1, 2))))
+			require.NoError(t, m.send(p, "A", inputOf(func(td ptrace.Traces) { batchSpan(td, 1, 1, 2) })))
+			if m.cfg == (PartitionConfig{}) {
+				assert.Len(t, p.learn.heldClasses(), 1, "unpartitioned, A's links teach B's class")
+				return
+			}
+			assert.Empty(t, p.learn.heldClasses(), "A's links taught a class")
+			require.NoError(t, m.send(p, "B", inputOf(func(td ptrace.Traces) { batchSpan(td, 2, 1, 2) })))
+			assert.Len(t, p.learn.heldClasses(), 1, "B's own batch teaches B's class")
+		})
+	}
+}

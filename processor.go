@@ -208,7 +208,8 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 	// 5. Backlink the spans that pass now, in a second pass so that the
 	// order of spans within td does not matter.
 	c.backlinkedSpans += p.backlink(ctx, td, now.Add(-p.reach))
-	p.learn.passed(td, now) // remembered for a window: links to them are missed
+	// Remembered for a window: links to them, in their partition, are missed.
+	p.learn.passedIn(td, now, func(rs ptrace.ResourceSpans) linkindex.Partition { return parts.of(ctx, rs) })
 	return p.next.ConsumeTraces(ctx, td)
 }
 
