@@ -43,12 +43,7 @@ func releasedOrders(sink *consumertest.TracesSink) int {
 // whole window; unpartitioned, A's flood releases B's orders early (the
 // test sees what it guards against).
 func TestHoldFloodKeepsOtherTenantsHeld(t *testing.T) {
-	type mode = struct {
-		name string
-		cfg  PartitionConfig
-		send func(p *spanLinksProcessor, tenant string, td ptrace.Traces) error
-	}
-	modes := append([]mode{{name: "unpartitioned", send: partitionModes[0].send}}, partitionModes...)
+	modes := withUnpartitioned()
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			cfg := createDefaultConfig().(*Config)

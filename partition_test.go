@@ -13,11 +13,7 @@ import (
 
 // partitionModes are the two ways of naming a tenant, and how a test sends
 // a tenant's spans under each.
-var partitionModes = []struct {
-	name string
-	cfg  PartitionConfig
-	send func(p *spanLinksProcessor, tenant string, td ptrace.Traces) error
-}{
+var partitionModes = []partitionMode{
 	{
 		name: "metadata_key",
 		cfg:  PartitionConfig{MetadataKey: "tenant"},
@@ -33,6 +29,20 @@ var partitionModes = []struct {
 			return p.ConsumeTraces(context.Background(), td)
 		},
 	},
+}
+
+// partitionMode is one way of naming a tenant: its config and how a test
+// sends a tenant's spans.
+type partitionMode struct {
+	name string
+	cfg  PartitionConfig
+	send func(p *spanLinksProcessor, tenant string, td ptrace.Traces) error
+}
+
+// withUnpartitioned returns partitionModes after an unpartitioned mode,
+// whose tenants share everything: the case each test guards against.
+func withUnpartitioned() []partitionMode {
+	return append([]partitionMode{{name: "unpartitioned", send: partitionModes[0].send}}, partitionModes...)
 }
 
 // setTenant puts the resource attribute tenant on every resource of td.
@@ -79,15 +89,7 @@ func TestPartitionKeepsTenantsApart(t *testing.T) {
 		backends = append(backends, IndexRedis)
 		redisAddr = redistest.Start(t).Addr
 	}
-	type mode = struct {
-		name string
-		cfg  PartitionConfig
-		send func(p *spanLinksProcessor, tenant string, td ptrace.Traces) error
-	}
-	modes := append([]mode{{
-		name: "unpartitioned",
-		send: partitionModes[0].send,
-	}}, partitionModes...)
+	modes := withUnpartitioned()
 	for _, backend := range backends {
 		for _, m := range modes {
 			t.Run(string(backend)+"/"+m.name, func(t *testing.T) {
@@ -143,12 +145,7 @@ func TestPartitionMissingValueIsItsOwn(t *testing.T) {
 // A's spans make 1000 links to other targets; B's orders, arriving after,
 // still find B's batch. Unpartitioned, A's flood evicted B's entries.
 func TestPartitionIndexFloodKeepsOtherTenantsEntries(t *testing.T) {
-	type mode = struct {
-		name string
-		cfg  PartitionConfig
-		send func(p *spanLinksProcessor, tenant string, td ptrace.Traces) error
-	}
-	modes := append([]mode{{name: "unpartitioned", send: partitionModes[0].send}}, partitionModes...)
+	modes := withUnpartitioned()
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			cfg := createDefaultConfig().(*Config)
@@ -186,12 +183,7 @@ func TestPartitionIndexFloodKeepsOtherTenantsEntries(t *testing.T) {
 // backlinks and teach no class; B's own batch does. Unpartitioned, A's
 // links teach the class.
 func TestPartitionHoldAutoLearnsWithinTenant(t *testing.T) {
-	type mode = struct {
-		name string
-		cfg  PartitionConfig
-		send func(p *spanLinksProcessor, tenant string, td ptrace.Traces) error
-	}
-	modes := append([]mode{{name: "unpartitioned", send: partitionModes[0].send}}, partitionModes...)
+	modes := withUnpartitioned()
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			cfg := createDefaultConfig().(*Config)
