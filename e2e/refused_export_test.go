@@ -28,15 +28,7 @@ exporters:
     endpoint: ` + url + `
 ` + exporter + `
 service:
-  telemetry:
-    metrics:
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: 127.0.0.1
-                port: %[2]s
-  pipelines:
+` + metricsReaderYAML + `  pipelines:
     traces:
       receivers: [otlp]
       processors: ` + processors + `

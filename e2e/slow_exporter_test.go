@@ -62,6 +62,18 @@ func (r *refusingSink) accept() {
 	r.accepts = true
 }
 
+// metricsReaderYAML is the service's telemetry block of the configurations
+// startCollectorYAML takes: the metrics on the port %[2]s.
+const metricsReaderYAML = `  telemetry:
+    metrics:
+      readers:
+        - pull:
+            exporter:
+              prometheus:
+                host: 127.0.0.1
+                port: %[2]s
+`
+
 // startCollectorYAML starts the collector with the configuration yaml, in
 // which %[1]s is the OTLP/HTTP receiver's address and %[2]s the metrics
 // port, both free loopback ports, and waits until it is ready.
@@ -156,15 +168,7 @@ exporters:
       max_interval: 1s
       max_elapsed_time: 60s
 service:
-  telemetry:
-    metrics:
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: 127.0.0.1
-                port: %[2]s
-  pipelines:
+`+metricsReaderYAML+`  pipelines:
     traces:
       receivers: [otlp]
       processors: [spanlinks]
