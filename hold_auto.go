@@ -122,18 +122,6 @@ func (t *classTable) get(r classRef) *classSlot {
 	return &t.slots[r.slot]
 }
 
-// unheldSpan is a span that passed unheld, remembered for a window.
-type unheldSpan struct {
-	class classRef
-	at    int64 // when it passed, Unix nanoseconds
-}
-
-// queuedSpan is an unheldSpan in pass order, for expiry.
-type queuedSpan struct {
-	key linkindex.Key
-	at  int64
-}
-
 // learner remembers, for one window, the IDs and class of the spans that
 // passed unheld, so that a link targeting one of them counts as a missed
 // backlink, under every hold mode. Under hold: auto it also learns which
@@ -150,9 +138,12 @@ type learner struct {
 
 	mu      sync.Mutex
 	classes classTable
-	spans   map[linkindex.Key]unheldSpan
-	queue   []queuedSpan // spans in pass order; queue[head:] are live
-	head    int
+	spans   *unheldSpans
+
+	// Scratch of passedIn and links, under mu.
+	keys []linkindex.Key
+	refs []classRef
+	at   []int32
 }
 
 func newLearner(auto bool, window time.Duration, limit int, log *zap.Logger) *learner {
@@ -162,7 +153,7 @@ func newLearner(auto bool, window time.Duration, limit int, log *zap.Logger) *le
 		limit:   limit,
 		log:     log,
 		classes: classTable{ids: map[classKey]int32{}, limit: maxClasses},
-		spans:   map[linkindex.Key]unheldSpan{},
+		spans:   newUnheldSpans(limit),
 	}
 }
 
@@ -182,17 +173,26 @@ func (l *learner) match(_ context.Context, rs ptrace.ResourceSpans, _ ptrace.Sco
 func (l *learner) links(b *linkindex.Links, now time.Time) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.spans) == 0 {
+	if l.spans.len() == 0 {
 		return 0
 	}
 	missed := 0
 	cutoff := now.UnixNano() - int64(l.window) // passed before: forgotten, though not yet expired
+	l.keys = l.keys[:0]
 	for i := range b.Len() {
-		to, from := b.At(i)
-		u, ok := l.spans[linkindex.KeyOf(to.TraceID, to.SpanID).In(b.PartitionAt(i))]
-		if !ok || u.at <= cutoff {
+		to, _ := b.At(i)
+		l.keys = append(l.keys, linkindex.KeyOf(to.TraceID, to.SpanID).In(b.PartitionAt(i)))
+	}
+	l.at = l.spans.findAll(l.keys, l.at)
+	for i, p := range l.at {
+		if p < 0 {
 			continue
 		}
+		u := l.spans.entry(p)
+		if u.at <= cutoff {
+			continue
+		}
+		to, from := b.At(i)
 		missed++
 		c := l.classes.get(u.class)
 		if c != nil {
@@ -236,6 +236,7 @@ func (l *learner) passedIn(td ptrace.Traces, now time.Time, partOf func(ptrace.R
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.expireSpans(at)
+	l.keys, l.refs = l.keys[:0], l.refs[:0]
 	var last classKey // spans of a batch come in runs of one class:
 	var ref classRef  // the class of the last span, interned once
 	has := false
@@ -259,20 +260,12 @@ func (l *learner) passedIn(td ptrace.Traces, now time.Time, partOf func(ptrace.R
 				if l.auto && hasBacklinks(span) {
 					l.linked(&l.classes.slots[ref.slot], now)
 				}
-				l.remember(linkindex.KeyOf(span.TraceID(), span.SpanID()).In(part), ref, at)
+				l.keys = append(l.keys, linkindex.KeyOf(span.TraceID(), span.SpanID()).In(part))
+				l.refs = append(l.refs, ref)
 			}
 		}
 	}
-}
-
-// remember adds the span with IDs k and class r, passed at at, forgetting
-// the oldest if l is full; l.mu is held.
-func (l *learner) remember(k linkindex.Key, r classRef, at int64) {
-	for len(l.queue)-l.head >= l.limit {
-		l.pop()
-	}
-	l.spans[k] = unheldSpan{class: r, at: at}
-	l.queue = append(l.queue, queuedSpan{key: k, at: at})
+	l.spans.addAll(l.keys, l.refs, at)
 }
 
 // released tells hold: auto of held spans released at now: the classes of
@@ -313,23 +306,8 @@ func (l *learner) expire(now time.Time) {
 // in Unix nanoseconds; l.mu is held.
 func (l *learner) expireSpans(now int64) {
 	cutoff := now - int64(l.window)
-	for l.head < len(l.queue) && l.queue[l.head].at <= cutoff {
-		l.pop()
-	}
-}
-
-// pop forgets the span that passed first; l.mu is held.
-func (l *learner) pop() {
-	q := l.queue[l.head]
-	if u, ok := l.spans[q.key]; ok && u.at == q.at {
-		delete(l.spans, q.key)
-	}
-	l.head++
-	if l.head == len(l.queue) {
-		l.queue, l.head = l.queue[:0], 0
-	} else if l.head > 1024 && l.head > len(l.queue)/2 {
-		n := copy(l.queue, l.queue[l.head:])
-		l.queue, l.head = l.queue[:n], 0
+	for l.spans.len() > 0 && l.spans.oldest() <= cutoff {
+		l.spans.pop()
 	}
 }
 
@@ -337,7 +315,7 @@ func (l *learner) pop() {
 func (l *learner) remembered() (spans, classes int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.queue) - l.head, len(l.classes.slots)
+	return l.spans.len(), len(l.classes.slots)
 }
 
 // heldClasses lists the classes hold: auto holds now.

@@ -29,7 +29,8 @@ import (
 // are built fresh, outside the timer, a chunk at a time: the processor
 // changes its input, so no batch is fed twice. Every benchmark first warms
 // up until the index (and with hold: all, the hold) is in its steady state,
-// full and evicting. The fake clock moves benchClockStep per batch.
+// full and evicting, and the spans remembered for missed backlinks at
+// their bound. The fake clock moves benchClockStep per batch.
 //
 // An op is one batch; ns/span, B/span and allocs/span divide what was
 // measured by the spans fed. x-floor and x-bare divide ns/span by that of
@@ -364,7 +365,8 @@ func runner(b *testing.B, m benchMix, kind string) *mixRunner {
 		r.full = func() bool {
 			// An index still empty after a batch: the mix has no links.
 			return (p.index == nil || p.index.Empty() || p.index.Stats().Evicted > 0) &&
-				(p.hold == nil || p.hold.len() > cfg.Backlinks.MaxHeldSpans-benchBatchSpans)
+				(p.hold == nil || p.hold.len() > cfg.Backlinks.MaxHeldSpans-benchBatchSpans) &&
+				(p.learn == nil || p.learn.spans.len() > cfg.Backlinks.MaxIndexEntries-benchBatchSpans)
 		}
 	}
 	// Warm up until the index, the hold or the floor's map is full, or
