@@ -3,13 +3,15 @@
 // and looks up the spans it holds, so that a span is paired with linkers
 // that went to another collector.
 //
-// Each target is one string key, prefix + its 24-byte trace and span IDs
-// (in a partitioned index, prefix + its 8-byte partition + those 24 bytes),
-// whose value lists its entries in arrival order, each stamped with the
-// time it was added, and which lives the index's lifetime (plus a second)
-// after its last write. A batch is one script call per Redis node for Add
-// and one for Lookup, pipelined: a bounded number of round trips, not one
-// per span or link.
+// Each target is one field of a Redis hash, its 24-byte trace and span IDs
+// (in a partitioned index, its 8-byte partition + those 24 bytes), whose
+// value lists its entries in arrival order, each stamped with the time it
+// was added. The hash is the target's bucket (one of a fixed 16384, by a
+// hash of the field) for the time slot the entries were added in, and
+// lives the index's lifetime (plus a second) after its last write: see
+// scripts.go for the layout. A batch is one script call per Redis node for
+// Add and one for Lookup, pipelined: a bounded number of round trips, not
+// one per span or link.
 //
 // Each span is looked up once, for the entries added after a time
 // (docs/contract.md, steps 4 and 5), so each linker counts once whichever
@@ -49,6 +51,7 @@ type Index struct {
 	client   client
 	lifetime int64 // µs
 	ttl      string
+	slot     int64 // µs: the length of a time slot, the lifetime + 1s
 
 	mu       sync.Mutex // serialises connect
 	topo     atomic.Pointer[topology]
@@ -74,10 +77,14 @@ func New(o Options) (*Index, error) {
 	if o.Lifetime <= 0 {
 		return nil, fmt.Errorf("redis index: lifetime %v is not positive", o.Lifetime)
 	}
+	if o.Cluster && emptyHashTag(o.KeyPrefix) {
+		return nil, fmt.Errorf("redis index: key_prefix %q starts a hash tag with {}: Redis Cluster would hash whole keys and spread a bucket over nodes", o.KeyPrefix)
+	}
 	ix := &Index{
 		opt:      o,
 		lifetime: o.Lifetime.Microseconds(),
 		ttl:      strconv.FormatInt((o.Lifetime + time.Second).Milliseconds(), 10),
+		slot:     (o.Lifetime + time.Second).Microseconds(),
 	}
 	ix.ledger.lifetime = o.Lifetime
 	if o.Cluster {

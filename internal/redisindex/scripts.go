@@ -2,8 +2,25 @@ package redisindex
 
 import "github.com/redis/go-redis/v9"
 
-// An entry, as the scripts store it, one after another in the string value
-// of its target's key, in arrival order:
+// Layout. A target's entries live in one field of a Redis hash: the field
+// is the target's key bytes (keyOf: its 24 ID bytes, after its partition's
+// 8 when partitioned), and the hash is its bucket's key for the time slot
+// the entries were added in:
+//
+//	key_prefix {bucket} position
+//
+// bucket is bucketTag of the field (one of buckets, in hexadecimal, in
+// braces: a Redis Cluster hash tag, so a bucket's keys are on one node),
+// position is the slot number modulo positions, a slot lasting the
+// lifetime + 1s (the TTL). Each key expires the TTL after its last write,
+// so an entry lives at least its lifetime; a slot's key is written only
+// during its slot, so it is gone before its position comes round again.
+// Grouping targets into few large hashes is what makes an entry cheap: a
+// hash of up to 128 short fields is one listpack allocation, against a
+// key, an object and an expiry per target for one key per target.
+//
+// A field's value lists the target's entries of that slot, one after
+// another, in arrival order:
 //
 //	time    8 bytes, big-endian double: when it was added, in Redis-clock
 //	        microseconds
@@ -13,6 +30,8 @@ import "github.com/redis/go-redis/v9"
 //	name    up to maxName bytes
 //
 // Go sends the last four fields (a record); the add script adds the time.
+// A value of more than 64 bytes (names over 29 bytes, or a second linker)
+// turns its hash into a hash table, which costs that bucket memory only.
 const (
 	headerLen = 8 // time
 	refLen    = 24
@@ -30,63 +49,64 @@ const scriptFlags = "#!lua flags=allow-cross-slot-keys\n"
 // addScript adds a batch's links on one node, atomically.
 //
 // KEYS[1] is the node's route key (it only routes the call; nothing is
-// written to it). ARGV: now (µs), lifetime (µs), ttl (ms), key prefix, then
-// for each target its 24-byte IDs, its record count k and k records. Every
-// new entry is stamped with now. A linker already held for a target within
-// the lifetime is not added again; entries past the lifetime are dropped as
-// the key is rewritten. Each written key lives ttl after its last write.
-// Returns the number of entries added.
+// written to it). ARGV: now (µs), lifetime (µs), ttl (ms), key prefix, the
+// position of now's slot, then for each target its bucket tag, its field,
+// its record count k and k records. Every new entry is stamped with now. A
+// linker already held for a target within the lifetime, at any position,
+// is not added again, so each linker counts once per target whichever slot
+// holds it; entries past the lifetime are dropped from the value the add
+// rewrites. Each written key lives ttl after its last write. Returns the
+// number of entries added.
 var addScript = redis.NewScript(scriptFlags + `
-local now, life, ttl, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local now, life, ttl, prefix, pos = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], tonumber(ARGV[5])
 local cutoff = now - life
 local hdr = struct.pack('>d', now)
 local added = 0
-local i = 5
+local touched = {}
+local i = 6
 while i <= #ARGV do
-  local key = prefix .. ARGV[i]
-  local k = tonumber(ARGV[i + 1])
-  local v = redis.call('GET', key)
-  if not v and k == 1 then
-    -- A new target with one linker, the common case: one SET.
-    redis.call('SET', key, hdr .. ARGV[i + 2], 'PX', ttl)
-    added = added + 1
-  else
-    v = v or ''
-    local held, kept, pruned = {}, {}, false
-    local p = 1
-    while p <= #v do
-      local t = struct.unpack('>d', v, p)
-      local q = p + 35 + struct.unpack('>H', v, p + 33)
-      if t > cutoff then
-        held[string.sub(v, p + 8, p + 31)] = true
-        kept[#kept + 1] = string.sub(v, p, q - 1)
-      else
-        pruned = true
+  local base = prefix .. '{' .. ARGV[i] .. '}'
+  local field = ARGV[i + 1]
+  local k = tonumber(ARGV[i + 2])
+  local held, kept, any = {}, {}, false
+  for p = 0, 2 do
+    local v = redis.call('HGET', base .. p, field)
+    if v then
+      any = true
+      local at = 1
+      while at <= #v do
+        local t = struct.unpack('>d', v, at)
+        local q = at + 35 + struct.unpack('>H', v, at + 33)
+        if t > cutoff then
+          held[string.sub(v, at + 8, at + 31)] = true
+          if p == pos then kept[#kept + 1] = string.sub(v, at, q - 1) end
+        end
+        at = q
       end
-      p = q
     end
-    local new = {}
-    for j = i + 2, i + 1 + k do
+  end
+  local new = {}
+  if not any and k == 1 then
+    new[1] = hdr .. ARGV[i + 3]
+  else
+    for j = i + 3, i + 2 + k do
       local ref = string.sub(ARGV[j], 1, 24)
       if not held[ref] then
         held[ref] = true
         new[#new + 1] = hdr .. ARGV[j]
       end
     end
+  end
+  if #new > 0 then
     added = added + #new
-    if pruned then
-      for _, e in ipairs(new) do kept[#kept + 1] = e end
-      if #kept == 0 then
-        redis.call('DEL', key)
-      else
-        redis.call('SET', key, table.concat(kept), 'PX', ttl)
-      end
-    elseif #new > 0 then
-      redis.call('APPEND', key, table.concat(new))
+    local key = base .. pos
+    redis.call('HSET', key, field, table.concat(kept) .. table.concat(new))
+    if not touched[key] then
+      touched[key] = true
       redis.call('PEXPIRE', key, ttl)
     end
   end
-  i = i + 2 + k
+  i = i + 3 + k
 end
 return added
 `)
@@ -94,34 +114,56 @@ return added
 // lookupScript looks a batch's spans up on one node; it writes nothing.
 //
 // KEYS[1] is the node's route key. ARGV: since (µs), limit, key prefix,
-// then each span's 24-byte IDs. For every span with entries added after
-// since it returns four values: the span's place among the arguments (from
-// 1), the count, the error count, and the first limit records,
+// then each span's bucket tag and field. It reads the span's field at
+// every position of its bucket. For every span with entries added after
+// since it returns four values: the span's place among the spans (from
+// 1), the count, the error count, and the oldest limit records,
 // concatenated.
 var lookupScript = redis.NewScript(scriptFlags + `
 local since, limit, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local out = {}
-for i = 4, #ARGV do
-  local v = redis.call('GET', prefix .. ARGV[i])
-  if v then
-    local n, e, parts = 0, 0, {}
-    local p = 1
-    while p <= #v do
-      local t = struct.unpack('>d', v, p)
-      local q = p + 35 + struct.unpack('>H', v, p + 33)
+local place = 0
+for i = 4, #ARGV, 2 do
+  place = place + 1
+  local base = prefix .. '{' .. ARGV[i] .. '}'
+  local vals = {}
+  for p = 0, 2 do
+    local v = redis.call('HGET', base .. p, ARGV[i + 1])
+    if v then vals[#vals + 1] = v end
+  end
+  local n, e, ents = 0, 0, {}
+  for vi = 1, #vals do
+    local v = vals[vi]
+    local at = 1
+    while at <= #v do
+      local t = struct.unpack('>d', v, at)
+      local q = at + 35 + struct.unpack('>H', v, at + 33)
       if t > since then
         n = n + 1
-        if string.byte(v, p + 32) == 1 then e = e + 1 end
-        if #parts < limit then parts[#parts + 1] = string.sub(v, p + 8, q - 1) end
+        if string.byte(v, at + 32) == 1 then e = e + 1 end
+        if #vals > 1 or #ents < limit then ents[#ents + 1] = {t, vi, at, q} end
       end
-      p = q
+      at = q
     end
-    if n > 0 then
-      out[#out + 1] = i - 3
-      out[#out + 1] = n
-      out[#out + 1] = e
-      out[#out + 1] = table.concat(parts)
+  end
+  if n > 0 then
+    if #vals > 1 then
+      -- Several slots: the oldest first, each value in its own order.
+      table.sort(ents, function(a, b)
+        if a[1] ~= b[1] then return a[1] < b[1] end
+        if a[2] ~= b[2] then return a[2] < b[2] end
+        return a[3] < b[3]
+      end)
     end
+    local parts = {}
+    for j = 1, math.min(limit, #ents) do
+      local en = ents[j]
+      parts[j] = string.sub(vals[en[2]], en[3] + 8, en[4] - 1)
+    end
+    out[#out + 1] = place
+    out[#out + 1] = n
+    out[#out + 1] = e
+    out[#out + 1] = table.concat(parts)
   end
 end
 return out

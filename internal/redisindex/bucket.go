@@ -1,0 +1,53 @@
+package redisindex
+
+import (
+	"strconv"
+	"strings"
+)
+
+// buckets is how many hashes a time slot's targets are spread over. Every
+// collector that shares a key_prefix must use the same count (it decides
+// which key holds a target), so it is fixed here, not configured.
+//
+// It keeps the hashes in Redis's compact listpack encoding (at most
+// hash-max-listpack-entries, 128 by default, fields of at most
+// hash-max-listpack-value, 64 bytes, each) at realistic volumes: a slot
+// holds about the entries of one lifetime, so 16384 buckets put 61 targets
+// in a bucket at 1M entries and 100 at 1.6M (a few buckets of the busiest
+// slot then pass 128 and become hash tables, which costs those buckets
+// memory, not answers). Fewer buckets cost less per key but overflow
+// sooner; more cost a key's overhead (about 100 bytes) spread over fewer
+// entries. Measured at 1M entries, one linker per target, the default
+// key_prefix (BENCHMARKS.md, "Redis memory per entry"): 4096 buckets
+// (244 targets each, all hash tables), 16384 and 65536.
+const buckets = 16384
+
+// positions is how many slot keys a bucket has. A slot's key is the
+// bucket's key at position slot mod positions, so positions are reused:
+// 3 lets a slot's key expire (the lifetime + 1s after its last write, at
+// most a slot length after the slot began) before its position comes round
+// again, two slots later. Lookups read every position, so which slot a
+// collector wrote does not matter to the answers.
+const positions = 3
+
+// bucketOf returns the bucket of field (a target's key bytes, see keyOf):
+// FNV-1a (32 bits) of field, modulo buckets.
+func bucketOf(field string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(field); i++ {
+		h = (h ^ uint32(field[i])) * 16777619
+	}
+	return int(h % buckets)
+}
+
+// bucketTag returns what the keys of bucket b hold between braces: b in
+// hexadecimal.
+func bucketTag(b int) string { return strconv.FormatUint(uint64(b), 16) }
+
+// emptyHashTag reports whether a key that starts with prefix has an empty
+// hash tag first ("{}"), which makes Redis Cluster hash the whole key, so
+// that a bucket's positions would land on different nodes.
+func emptyHashTag(prefix string) bool {
+	i := strings.IndexByte(prefix, '{')
+	return i >= 0 && i+1 < len(prefix) && prefix[i+1] == '}'
+}
