@@ -31,12 +31,20 @@ const buckets = 16384
 const positions = 3
 
 // bucketOf returns the bucket of field (a target's key bytes, see keyOf):
-// FNV-1a (32 bits) of field, modulo buckets.
+// FNV-1a (64 bits) of field, mixed by MurmurHash3's finalizer so that
+// every bit of the field reaches the low bits the modulo keeps (FNV's low
+// bits alone depend on too little: IDs that repeat a counter, as the tests'
+// do, fell into a quarter of the buckets), modulo buckets.
 func bucketOf(field string) int {
-	h := uint32(2166136261)
+	h := uint64(14695981039346656037)
 	for i := 0; i < len(field); i++ {
-		h = (h ^ uint32(field[i])) * 16777619
+		h = (h ^ uint64(field[i])) * 1099511628211
 	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
 	return int(h % buckets)
 }
 

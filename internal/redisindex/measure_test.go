@@ -77,6 +77,7 @@ func TestMeasureMemory(t *testing.T) {
 			}
 			keys, _ := rc.DBSize(ctx).Result()
 			t.Logf("key_prefix %q: %d entries in %d keys: used_memory %d -> %d: %.1f bytes/entry", prefix, entries, keys, before, after, float64(after-before)/float64(entries))
+			t.Logf("key encodings: %v", encodings(t, rc, prefix))
 			t.Logf("add: Redis CPU %.2f µs/link, collector CPU %.2f µs/link", (cpu1-cpu0)*1e6/float64(entries), (self1-self0)*1e6/float64(entries))
 
 			// Look every target up, in batches of 1000 spans.
@@ -105,6 +106,33 @@ func TestMeasureMemory(t *testing.T) {
 			t.Logf("lookup: Redis CPU %.2f µs/span, collector CPU %.2f µs/span", (cpu1-cpu0)*1e6/float64(shape.targets), (self1-self0)*1e6/float64(shape.targets))
 		})
 	}
+}
+
+// encodings counts the keys under prefix by OBJECT ENCODING.
+func encodings(t *testing.T, rc *redis.Client, prefix string) map[string]int {
+	ctx := context.Background()
+	out := map[string]int{}
+	iter := rc.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	cmds, err := rc.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.ObjectEncoding(ctx, k)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cmds {
+		out[c.(*redis.StringCmd).Val()]++
+	}
+	return out
 }
 
 func usedMemory(t *testing.T, rc *redis.Client) int64 {
