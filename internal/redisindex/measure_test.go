@@ -36,6 +36,9 @@ func TestMeasureMemory(t *testing.T) {
 	}{
 		{"1M targets x 1 linker (orders and their batch)", 1_000_000, 1, 14},
 		{"100k targets x 10 linkers (fan-in)", 100_000, 10, 14},
+		// A value over hash-max-listpack-value (64 bytes) makes its hash a
+		// hash table: a 40-byte name makes a 75-byte value.
+		{"1M targets x 1 linker, 40-byte names", 1_000_000, 1, 40},
 	} {
 		t.Run(shape.name, func(t *testing.T) {
 			srv := redistest.Start(t)

@@ -58,7 +58,7 @@ const scriptFlags = "#!lua flags=allow-cross-slot-keys\n"
 // rewrites. Each written key lives ttl after its last write. Returns the
 // number of entries added.
 var addScript = redis.NewScript(scriptFlags + `
-local now, life, ttl, prefix, pos = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], tonumber(ARGV[5])
+local now, life, ttl, prefix, pos = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local cutoff = now - life
 local hdr = struct.pack('>d', now)
 local added = 0
@@ -68,27 +68,31 @@ while i <= #ARGV do
   local base = prefix .. '{' .. ARGV[i] .. '}'
   local field = ARGV[i + 1]
   local k = tonumber(ARGV[i + 2])
-  local held, kept, any = {}, {}, false
-  for p = 0, 2 do
-    local v = redis.call('HGET', base .. p, field)
-    if v then
-      any = true
-      local at = 1
-      while at <= #v do
-        local t = struct.unpack('>d', v, at)
-        local q = at + 35 + struct.unpack('>H', v, at + 33)
-        if t > cutoff then
-          held[string.sub(v, at + 8, at + 31)] = true
-          if p == pos then kept[#kept + 1] = string.sub(v, at, q - 1) end
+  local vs = {redis.call('HGET', base .. '0', field), redis.call('HGET', base .. '1', field),
+    redis.call('HGET', base .. '2', field)}
+  local value
+  if k == 1 and not vs[1] and not vs[2] and not vs[3] then
+    -- A new target with one linker, the common case.
+    value = hdr .. ARGV[i + 3]
+    added = added + 1
+  else
+    local held, kept, new = {}, {}, {}
+    for p = 1, 3 do
+      local v = vs[p]
+      if v then
+        local mine = tostring(p - 1) == pos
+        local at = 1
+        while at <= #v do
+          local t = struct.unpack('>d', v, at)
+          local q = at + 35 + struct.unpack('>H', v, at + 33)
+          if t > cutoff then
+            held[string.sub(v, at + 8, at + 31)] = true
+            if mine then kept[#kept + 1] = string.sub(v, at, q - 1) end
+          end
+          at = q
         end
-        at = q
       end
     end
-  end
-  local new = {}
-  if not any and k == 1 then
-    new[1] = hdr .. ARGV[i + 3]
-  else
     for j = i + 3, i + 2 + k do
       local ref = string.sub(ARGV[j], 1, 24)
       if not held[ref] then
@@ -96,11 +100,14 @@ while i <= #ARGV do
         new[#new + 1] = hdr .. ARGV[j]
       end
     end
+    if #new > 0 then
+      added = added + #new
+      value = table.concat(kept) .. table.concat(new)
+    end
   end
-  if #new > 0 then
-    added = added + #new
+  if value then
     local key = base .. pos
-    redis.call('HSET', key, field, table.concat(kept) .. table.concat(new))
+    redis.call('HSET', key, field, value)
     if not touched[key] then
       touched[key] = true
       redis.call('PEXPIRE', key, ttl)
@@ -131,9 +138,10 @@ for i = 4, #ARGV, 2 do
     local v = redis.call('HGET', base .. p, ARGV[i + 1])
     if v then vals[#vals + 1] = v end
   end
-  local n, e, ents = 0, 0, {}
-  for vi = 1, #vals do
-    local v = vals[vi]
+  local n, e, parts = 0, 0, {}
+  if #vals == 1 then
+    -- One slot, the common case: its entries are in arrival order.
+    local v = vals[1]
     local at = 1
     while at <= #v do
       local t = struct.unpack('>d', v, at)
@@ -141,25 +149,38 @@ for i = 4, #ARGV, 2 do
       if t > since then
         n = n + 1
         if string.byte(v, at + 32) == 1 then e = e + 1 end
-        if #vals > 1 or #ents < limit then ents[#ents + 1] = {t, vi, at, q} end
+        if #parts < limit then parts[#parts + 1] = string.sub(v, at + 8, q - 1) end
       end
       at = q
     end
-  end
-  if n > 0 then
-    if #vals > 1 then
-      -- Several slots: the oldest first, each value in its own order.
-      table.sort(ents, function(a, b)
-        if a[1] ~= b[1] then return a[1] < b[1] end
-        if a[2] ~= b[2] then return a[2] < b[2] end
-        return a[3] < b[3]
-      end)
+  elseif #vals > 1 then
+    -- Several slots: the oldest first, each value in its own order.
+    local ents = {}
+    for vi = 1, #vals do
+      local v = vals[vi]
+      local at = 1
+      while at <= #v do
+        local t = struct.unpack('>d', v, at)
+        local q = at + 35 + struct.unpack('>H', v, at + 33)
+        if t > since then
+          n = n + 1
+          if string.byte(v, at + 32) == 1 then e = e + 1 end
+          ents[#ents + 1] = {t, vi, at, q}
+        end
+        at = q
+      end
     end
-    local parts = {}
+    table.sort(ents, function(a, b)
+      if a[1] ~= b[1] then return a[1] < b[1] end
+      if a[2] ~= b[2] then return a[2] < b[2] end
+      return a[3] < b[3]
+    end)
     for j = 1, math.min(limit, #ents) do
       local en = ents[j]
       parts[j] = string.sub(vals[en[2]], en[3] + 8, en[4] - 1)
     end
+  end
+  if n > 0 then
     out[#out + 1] = place
     out[#out + 1] = n
     out[#out + 1] = e
