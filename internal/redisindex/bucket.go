@@ -22,14 +22,6 @@ import (
 // (244 targets each, all hash tables), 16384 and 65536.
 const buckets = 16384
 
-// positions is how many slot keys a bucket has. A slot's key is the
-// bucket's key at position slot mod positions, so positions are reused:
-// 3 lets a slot's key expire (the lifetime + 1s after its last write, at
-// most a slot length after the slot began) before its position comes round
-// again, two slots later. Lookups read every position, so which slot a
-// collector wrote does not matter to the answers.
-const positions = 3
-
 // bucketOf returns the bucket of field (a target's key bytes, see keyOf):
 // FNV-1a (64 bits) of field, mixed by MurmurHash3's finalizer so that
 // every bit of the field reaches the low bits the modulo keeps (FNV's low

@@ -213,6 +213,16 @@ func (ix *Index) floor() int64 {
 	return latest + ix.offset.Load() - ix.lifetime
 }
 
+// head returns the latest time the index was given, on the Redis clock in
+// microseconds; 0 when it was given none.
+func (ix *Index) head() int64 {
+	latest := ix.latest.Load()
+	if latest == 0 {
+		return 0
+	}
+	return latest + ix.offset.Load()
+}
+
 // redisMicros returns now on the Redis clock, in microseconds.
 func (ix *Index) redisMicros(now time.Time) int64 { return now.UnixMicro() + ix.offset.Load() }
 

@@ -40,15 +40,13 @@ func (ix *Index) Add(ctx context.Context, b *linkindex.Links, now time.Time) err
 			}
 			groups[g].recs = append(groups[g].recs, record(from))
 		}
-		rnow := ix.redisMicros(now)
-		us := strconv.FormatInt(rnow, 10)
-		pos := (rnow / ix.slot) % positions
+		us := strconv.FormatInt(ix.redisMicros(now), 10)
 		args := make([][]any, len(t.nodes))
 		for _, g := range groups {
 			b := bucketOf(g.ref)
 			n := t.nodeOf(b)
 			if args[n] == nil {
-				args[n] = []any{us, ix.lifetime, ix.ttl, ix.opt.KeyPrefix, pos}
+				args[n] = []any{us, ix.lifetime, ix.ttl, ix.opt.KeyPrefix, ix.slot, ahead}
 			}
 			args[n] = append(args[n], bucketTag(b), g.ref, len(g.recs))
 			args[n] = append(args[n], g.recs...)
@@ -85,6 +83,7 @@ func (ix *Index) Lookup(ctx context.Context, q *linkindex.Targets, since time.Ti
 	limit = max(limit, 0)
 	err := ix.do(ctx, func(ctx context.Context, t *topology) error {
 		us := strconv.FormatInt(max(ix.redisMicros(since), ix.floor()), 10)
+		head := ix.head()
 		args := make([][]any, len(t.nodes))
 		places := make([][]int, len(t.nodes))
 		for i := range q.Len() {
@@ -92,7 +91,7 @@ func (ix *Index) Lookup(ctx context.Context, q *linkindex.Targets, since time.Ti
 			b := bucketOf(ref)
 			n := t.nodeOf(b)
 			if args[n] == nil {
-				args[n] = []any{us, limit, ix.opt.KeyPrefix}
+				args[n] = []any{us, limit, ix.opt.KeyPrefix, ix.slot, head, ahead}
 			}
 			args[n] = append(args[n], bucketTag(b), ref)
 			places[n] = append(places[n], i)

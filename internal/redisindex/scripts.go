@@ -46,41 +46,73 @@ const (
 // the targets, which Go has grouped by node, come as arguments.
 const scriptFlags = "#!lua flags=allow-cross-slot-keys\n"
 
+// ahead is how far after the later of Redis's TIME and a collector's latest
+// time (on the Redis clock) the scripts look for entries: an entry is
+// stamped with the Redis-clock time of the collector that added it, which
+// the offset measured with TIME keeps within milliseconds of Redis's own;
+// ahead covers that and a collector whose latest time lags its clock.
+const ahead = 1_000_000 // µs
+
+// positionsLua defines positions(lo, hi, slot): the positions of the slots
+// from lo's to hi's (µs), at most all three, in that order; none when hi
+// is before lo. A script reads only these: every other position holds
+// entries stamped at or before lo, or after hi, which no one adds.
+const positionsLua = `
+local function positions(lo, hi, slot)
+  local s0, s1 = math.floor(lo / slot), math.floor(hi / slot)
+  local ps = {}
+  for s = s0, math.min(s1, s0 + 2) do ps[#ps + 1] = s % 3 end
+  return ps
+end
+local function redisNow()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+`
+
 // addScript adds a batch's links on one node, atomically.
 //
 // KEYS[1] is the node's route key (it only routes the call; nothing is
-// written to it). ARGV: now (µs), lifetime (µs), ttl (ms), key prefix, the
-// position of now's slot, then for each target its bucket tag, its field,
-// its record count k and k records. Every new entry is stamped with now. A
-// linker already held for a target within the lifetime, at any position,
-// is not added again, so each linker counts once per target whichever slot
-// holds it; entries past the lifetime are dropped from the value the add
-// rewrites. Each written key lives ttl after its last write. Returns the
-// number of entries added.
-var addScript = redis.NewScript(scriptFlags + `
-local now, life, ttl, prefix, pos = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+// written to it). ARGV: now (µs), lifetime (µs), ttl (ms), key prefix, slot
+// length (µs), ahead (µs), then for each target its bucket tag, its field,
+// its record count k and k records. Every new entry is stamped with now
+// and written at the position of now's slot. A linker already held for a
+// target within the lifetime, in any slot from the lifetime's start to
+// ahead after now (or after Redis's TIME, when later), is not added again,
+// so each linker counts once per target whichever slot holds it; entries
+// past the lifetime are dropped from the value the add rewrites. Each
+// written key lives ttl after its last write. Returns the number of
+// entries added.
+var addScript = redis.NewScript(scriptFlags + positionsLua + `
+local now, life, ttl, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local slot, ahead = tonumber(ARGV[5]), tonumber(ARGV[6])
 local cutoff = now - life
+local pos = math.floor(now / slot) % 3
+local ps = positions(cutoff, math.max(now, redisNow()) + ahead, slot)
 local hdr = struct.pack('>d', now)
 local added = 0
 local touched = {}
-local i = 6
+local i = 7
 while i <= #ARGV do
   local base = prefix .. '{' .. ARGV[i] .. '}'
   local field = ARGV[i + 1]
   local k = tonumber(ARGV[i + 2])
-  local vs = {redis.call('HGET', base .. '0', field), redis.call('HGET', base .. '1', field),
-    redis.call('HGET', base .. '2', field)}
+  local vs, any = {}, false
+  for j = 1, #ps do
+    vs[j] = redis.call('HGET', base .. ps[j], field)
+    any = any or vs[j]
+  end
   local value
-  if k == 1 and not vs[1] and not vs[2] and not vs[3] then
+  if k == 1 and not any then
     -- A new target with one linker, the common case.
     value = hdr .. ARGV[i + 3]
     added = added + 1
   else
     local held, kept, new = {}, {}, {}
-    for p = 1, 3 do
-      local v = vs[p]
+    for j = 1, #ps do
+      local v = vs[j]
       if v then
-        local mine = tostring(p - 1) == pos
+        local mine = ps[j] == pos
         local at = 1
         while at <= #v do
           local t = struct.unpack('>d', v, at)
@@ -121,21 +153,25 @@ return added
 // lookupScript looks a batch's spans up on one node; it writes nothing.
 //
 // KEYS[1] is the node's route key. ARGV: since (µs), limit, key prefix,
-// then each span's bucket tag and field. It reads the span's field at
-// every position of its bucket. For every span with entries added after
-// since it returns four values: the span's place among the spans (from
-// 1), the count, the error count, and the oldest limit records,
-// concatenated.
-var lookupScript = redis.NewScript(scriptFlags + `
+// slot length (µs), the collector's latest time (µs, 0 when it has none),
+// ahead (µs), then each span's bucket tag and field. It reads the span's
+// field at the positions of the slots from since's to ahead after the
+// later of the latest time and Redis's TIME. For every span with entries
+// added after since it returns four values: the span's place among the
+// spans (from 1), the count, the error count, and the oldest limit
+// records, concatenated.
+var lookupScript = redis.NewScript(scriptFlags + positionsLua + `
 local since, limit, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local slot, latest, ahead = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local ps = positions(since, math.max(latest, redisNow()) + ahead, slot)
 local out = {}
 local place = 0
-for i = 4, #ARGV, 2 do
+for i = 7, #ARGV, 2 do
   place = place + 1
   local base = prefix .. '{' .. ARGV[i] .. '}'
   local vals = {}
-  for p = 0, 2 do
-    local v = redis.call('HGET', base .. p, ARGV[i + 1])
+  for j = 1, #ps do
+    local v = redis.call('HGET', base .. ps[j], ARGV[i + 1])
     if v then vals[#vals + 1] = v end
   end
   local n, e, parts = 0, 0, {}
