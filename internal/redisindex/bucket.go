@@ -10,16 +10,17 @@ import (
 // which key holds a target), so it is fixed here, not configured.
 //
 // It keeps the hashes in Redis's compact listpack encoding (at most
-// hash-max-listpack-entries, 128 by default, fields of at most
-// hash-max-listpack-value, 64 bytes, each) at realistic volumes: a slot
-// holds about the entries of one lifetime, so 16384 buckets put 61 targets
-// in a bucket at 1M entries and 100 at 1.6M (a few buckets of the busiest
-// slot then pass 128 and become hash tables, which costs those buckets
-// memory, not answers). Fewer buckets cost less per key but overflow
-// sooner; more cost a key's overhead (about 100 bytes) spread over fewer
-// entries. Measured at 1M entries, one linker per target, the default
-// key_prefix (BENCHMARKS.md, "Redis memory per entry"): 4096 buckets
-// (244 targets each, all hash tables), 16384 and 65536.
+// hash-max-listpack-entries fields, 512 by default on Redis 7.0, of at most
+// hash-max-listpack-value bytes, 64 by default) at realistic volumes: a
+// slot holds the entries of about one lifetime, and 16384 buckets hold 61
+// targets each at 1M entries (98 in the fullest bucket of the tests' IDs),
+// so a slot stays in listpacks up to about 7M entries (a bucket that passes
+// 512 becomes a hash table, which costs it memory, not answers). Measured
+// at 1M entries, one linker per target, the default key_prefix: 86.0
+// bytes/entry with 4096 buckets (244 targets each, listpacks, but hash
+// tables from about 1.8M entries a slot), 87.6 with 16384, 94.2 with 65536
+// (15 targets each: a key's own overhead, about 100 bytes, over fewer
+// entries). See BENCHMARKS.md, "Redis memory per entry".
 const buckets = 16384
 
 // bucketOf returns the bucket of field (a target's key bytes, see keyOf):

@@ -9,15 +9,26 @@ import "github.com/redis/go-redis/v9"
 //
 //	key_prefix {bucket} position
 //
-// bucket is bucketTag of the field (one of buckets, in hexadecimal, in
-// braces: a Redis Cluster hash tag, so a bucket's keys are on one node),
-// position is the slot number modulo positions, a slot lasting the
-// lifetime + 1s (the TTL). Each key expires the TTL after its last write,
-// so an entry lives at least its lifetime; a slot's key is written only
-// during its slot, so it is gone before its position comes round again.
+// bucket is bucketOf the field (one of buckets, in hexadecimal, in braces:
+// a Redis Cluster hash tag, so that a bucket's keys are on one node and a
+// script can compose them), position is the slot number modulo 3, a slot
+// lasting the lifetime + 1s (the TTL), counted on the Redis clock from the
+// Unix epoch. Each key expires the TTL after its last write, so an entry
+// lives at least its lifetime; a slot's key is written only during its
+// slot, so it has expired (at most two slots after its slot began) before
+// its position comes round again, three slots after. An entry is kept
+// until its slot's key expires: 1 to 2 TTLs, 1.5 on average.
+//
+// The scripts read the positions of the slots that can hold an entry they
+// want: from the lifetime's start (add: an entry within the lifetime holds
+// its linker) or since (lookup) to ahead after the later of Redis's TIME
+// and the collector's latest time; two slots at most for an add, one or
+// two for a lookup. A key holds at most a slot's worth of stale entries
+// more, which the time filters drop.
+//
 // Grouping targets into few large hashes is what makes an entry cheap: a
-// hash of up to 128 short fields is one listpack allocation, against a
-// key, an object and an expiry per target for one key per target.
+// hash of up to 512 short fields is one listpack allocation, against a
+// key, an object and an expiry entry per target for one key per target.
 //
 // A field's value lists the target's entries of that slot, one after
 // another, in arrival order:
@@ -31,7 +42,9 @@ import "github.com/redis/go-redis/v9"
 //
 // Go sends the last four fields (a record); the add script adds the time.
 // A value of more than 64 bytes (names over 29 bytes, or a second linker)
-// turns its hash into a hash table, which costs that bucket memory only.
+// turns its hash into a hash table, which costs that bucket memory, not
+// answers: 161.5 bytes/entry at 1M entries with 40-byte names, every
+// bucket a hash table, against 87.6 with 14-byte names.
 const (
 	headerLen = 8 // time
 	refLen    = 24
