@@ -110,17 +110,24 @@ while i <= #ARGV do
   local base = prefix .. '{' .. ARGV[i] .. '}'
   local field = ARGV[i + 1]
   local k = tonumber(ARGV[i + 2])
+  local key = base .. pos
   local vs, any = {}, false
   for j = 1, #ps do
-    vs[j] = redis.call('HGET', base .. ps[j], field)
-    any = any or vs[j]
+    if ps[j] ~= pos then
+      vs[j] = redis.call('HGET', base .. ps[j], field)
+      any = any or vs[j]
+    end
   end
-  local value
-  if k == 1 and not any then
-    -- A new target with one linker, the common case.
-    value = hdr .. ARGV[i + 3]
+  local value, written = nil, false
+  if k == 1 and not any and redis.call('HSETNX', key, field, hdr .. ARGV[i + 3]) == 1 then
+    -- A new target with one linker, the common case: one write, unless
+    -- now's slot holds the target already.
     added = added + 1
+    written = true
   else
+    for j = 1, #ps do
+      if ps[j] == pos then vs[j] = redis.call('HGET', key, field) end
+    end
     local held, kept, new = {}, {}, {}
     for j = 1, #ps do
       local v = vs[j]
@@ -151,12 +158,12 @@ while i <= #ARGV do
     end
   end
   if value then
-    local key = base .. pos
     redis.call('HSET', key, field, value)
-    if not touched[key] then
-      touched[key] = true
-      redis.call('PEXPIRE', key, ttl)
-    end
+    written = true
+  end
+  if written and not touched[key] then
+    touched[key] = true
+    redis.call('PEXPIRE', key, ttl)
   end
   i = i + 3 + k
 end
