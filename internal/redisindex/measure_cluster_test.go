@@ -22,7 +22,7 @@ import (
 // INFO cpu of every master, Redis's CPU per span (one link added to it and
 // one lookup of it), summed over the masters, each master's share, and
 // what that makes of one core per master (Redis runs commands on one
-// thread). It runs only with SPANLINKS_MEASURE=1.
+// thread). It runs only with SPANLINKS_MEASURE=1 (make bench-redis).
 func TestMeasureCluster(t *testing.T) {
 	if os.Getenv("SPANLINKS_MEASURE") != "1" {
 		t.Skip("a measurement: SPANLINKS_MEASURE=1 go test ./internal/redisindex -run TestMeasureCluster -v")

@@ -20,7 +20,8 @@ import (
 // processor adds them (batches of 1000 links, linker names of a typical
 // length), and reports Redis's used_memory per entry, its CPU per link
 // added and per span looked up, and this process's CPU per link. It runs
-// only with SPANLINKS_MEASURE=1 (make bench-redis).
+// only with SPANLINKS_MEASURE=1 (make bench-redis). It logs each key
+// encoding count: listpack (compact) or hashtable.
 func TestMeasureMemory(t *testing.T) {
 	if os.Getenv("SPANLINKS_MEASURE") != "1" {
 		t.Skip("a measurement: SPANLINKS_MEASURE=1 go test ./internal/redisindex -run TestMeasureMemory -v")
