@@ -204,7 +204,8 @@ func (ix *Index) saw(now time.Time) {
 // floor returns, on the Redis clock in microseconds, the time at or before
 // which entries are past their lifetime, as of the latest time the index
 // was given: a lookup counts none of them, as the memory index has dropped
-// them by then; Redis drops them by TTL on its own clock, later.
+// them by then; Redis drops them with their slot's key on its own clock,
+// later.
 func (ix *Index) floor() int64 {
 	latest := ix.latest.Load()
 	if latest == 0 {
@@ -256,11 +257,11 @@ func refOf(r linkindex.Ref) string {
 	return string(b[:])
 }
 
-// keyOf returns what follows the key prefix in the key of target r in
-// partition p: its 24 bytes, after the partition's 8 (big-endian) unless p
-// is zero. Keys of different partitions never match: a partitioned key is
-// longer than an unpartitioned one, and two partitions' differ in their
-// first 8 bytes.
+// keyOf returns the field of target r in partition p, in its bucket's hash
+// (which bucketOf picks from it): its 24 bytes, after the partition's 8
+// (big-endian) unless p is zero. Fields of different partitions never
+// match: a partitioned field is longer than an unpartitioned one, and two
+// partitions' differ in their first 8 bytes.
 func keyOf(p linkindex.Partition, r linkindex.Ref) string {
 	if p == 0 {
 		return refOf(r)
