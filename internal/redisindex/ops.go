@@ -12,9 +12,9 @@ import (
 )
 
 // Add records the links of b, seen at now: one script call per node that
-// holds the bucket of one of their targets, pipelined. Each entry is stamped with now on
-// the Redis clock. A linker already held for a target within the lifetime
-// is not added again.
+// holds the bucket of one of their targets, pipelined. Each entry is
+// stamped with now on the Redis clock. A linker already held for a target
+// within the lifetime is not added again.
 func (ix *Index) Add(ctx context.Context, b *linkindex.Links, now time.Time) error {
 	ix.saw(now)
 	if b.Len() == 0 {
