@@ -51,7 +51,7 @@ E2E_DIR    := e2e
 GO_FILES     := $(shell find . \( -path ./dist -o -path ./.tools -o -path ./.git \) -prune -o -type f -name '*.go' -print)
 GO_SRC_FILES := $(filter-out %_test.go ./$(DEMO_DIR)/% ./$(E2E_DIR)/%,$(GO_FILES))
 
-.PHONY: build build-tail-sampling test prereqs vet fmt fmt-check generate bench bench-e2e run run-fleet run-collector run-tail-sampling demo e2e clean distclean help tools
+.PHONY: build build-tail-sampling test prereqs vet fmt fmt-check generate bench bench-e2e bench-redis run run-fleet run-collector run-tail-sampling demo e2e clean distclean help tools
 
 build: $(DIST_BIN) ## build dist/otelcol-spanlinks with ocb
 
@@ -177,6 +177,9 @@ bench: ## run the benchmarks; print each mix per span, its ratio to the floor, a
 
 bench-e2e: $(DIST_BIN) $(TELEMETRYGEN) ## CPU per 100k spans of the collector with and without spanlinks (bench/e2e.sh)
 	bench/e2e.sh $(DIST_BIN) $(TELEMETRYGEN)
+
+bench-redis: ## Redis memory per index entry at 1M entries, and Redis CPU per span on one redis-server and a 3-master Cluster (needs redis-server)
+	SPANLINKS_MEASURE=1 $(GO) test -count=1 ./internal/redisindex -run 'TestMeasureMemory|TestMeasureCluster' -v -timeout 30m
 
 demo: $(DEMO_BIN) $(WATCH_BIN) $(KEPT_BIN) ## build the order demo, spanlinks-watch and kept-traces into dist/
 

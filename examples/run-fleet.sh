@@ -146,5 +146,5 @@ for name in A B; do
 	"$watch" <"$tmp/$name.log"
 done
 say "spans given backlinks: ${backlinked[A]:-0} by collector A + ${backlinked[B]:-0} by collector B = $((${backlinked[A]:-0} + ${backlinked[B]:-0})), as one collector gives them all (make run: 135), although each batch went to one collector only"
-say "redis-server: $(redis-cli -p "$redis_port" dbsize) key(s) left, one per linked order: held spans are looked up on release, so entries live twice the window and a tick (+1s) after their last write, then expire"
+say "redis-server: $(redis-cli -p "$redis_port" dbsize) key(s) left, hashes of the linked orders' buckets and time slots: held spans are looked up on release, so entries live twice the window and a tick (+1s) after their key's last write, then expire"
 say "done; the collectors' full output is in $tmp"

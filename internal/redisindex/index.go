@@ -3,13 +3,15 @@
 // and looks up the spans it holds, so that a span is paired with linkers
 // that went to another collector.
 //
-// Each target is one string key, prefix + its 24-byte trace and span IDs
-// (in a partitioned index, prefix + its 8-byte partition + those 24 bytes),
-// whose value lists its entries in arrival order, each stamped with the
-// time it was added, and which lives the index's lifetime (plus a second)
-// after its last write. A batch is one script call per Redis node for Add
-// and one for Lookup, pipelined: a bounded number of round trips, not one
-// per span or link.
+// Each target is one field of a Redis hash, its 24-byte trace and span IDs
+// (in a partitioned index, its 8-byte partition + those 24 bytes), whose
+// value lists its entries in arrival order, each stamped with the time it
+// was added. The hash is the target's bucket (one of a fixed 16384, by a
+// hash of the field) for the time slot the entries were added in, and
+// lives the index's lifetime (plus a second) after its last write: see
+// scripts.go for the layout. A batch is one script call per Redis node for
+// Add and one for Lookup, pipelined: a bounded number of round trips, not
+// one per span or link.
 //
 // Each span is looked up once, for the entries added after a time
 // (docs/contract.md, steps 4 and 5), so each linker counts once whichever
@@ -49,6 +51,7 @@ type Index struct {
 	client   client
 	lifetime int64 // µs
 	ttl      string
+	slot     int64 // µs: the length of a time slot, the lifetime + 1s
 
 	mu       sync.Mutex // serialises connect
 	topo     atomic.Pointer[topology]
@@ -74,10 +77,14 @@ func New(o Options) (*Index, error) {
 	if o.Lifetime <= 0 {
 		return nil, fmt.Errorf("redis index: lifetime %v is not positive", o.Lifetime)
 	}
+	if o.Cluster && emptyHashTag(o.KeyPrefix) {
+		return nil, fmt.Errorf("redis index: key_prefix %q starts a hash tag with {}: Redis Cluster would hash whole keys and spread a bucket over nodes", o.KeyPrefix)
+	}
 	ix := &Index{
 		opt:      o,
 		lifetime: o.Lifetime.Microseconds(),
 		ttl:      strconv.FormatInt((o.Lifetime + time.Second).Milliseconds(), 10),
+		slot:     (o.Lifetime + time.Second).Microseconds(),
 	}
 	ix.ledger.lifetime = o.Lifetime
 	if o.Cluster {
@@ -197,13 +204,24 @@ func (ix *Index) saw(now time.Time) {
 // floor returns, on the Redis clock in microseconds, the time at or before
 // which entries are past their lifetime, as of the latest time the index
 // was given: a lookup counts none of them, as the memory index has dropped
-// them by then; Redis drops them by TTL on its own clock, later.
+// them by then; Redis drops them with their slot's key on its own clock,
+// later.
 func (ix *Index) floor() int64 {
 	latest := ix.latest.Load()
 	if latest == 0 {
 		return 0
 	}
 	return latest + ix.offset.Load() - ix.lifetime
+}
+
+// head returns the latest time the index was given, on the Redis clock in
+// microseconds; 0 when it was given none.
+func (ix *Index) head() int64 {
+	latest := ix.latest.Load()
+	if latest == 0 {
+		return 0
+	}
+	return latest + ix.offset.Load()
 }
 
 // redisMicros returns now on the Redis clock, in microseconds.
@@ -239,11 +257,11 @@ func refOf(r linkindex.Ref) string {
 	return string(b[:])
 }
 
-// keyOf returns what follows the key prefix in the key of target r in
-// partition p: its 24 bytes, after the partition's 8 (big-endian) unless p
-// is zero. Keys of different partitions never match: a partitioned key is
-// longer than an unpartitioned one, and two partitions' differ in their
-// first 8 bytes.
+// keyOf returns the field of target r in partition p, in its bucket's hash
+// (which bucketOf picks from it): its 24 bytes, after the partition's 8
+// (big-endian) unless p is zero. Fields of different partitions never
+// match: a partitioned field is longer than an unpartitioned one, and two
+// partitions' differ in their first 8 bytes.
 func keyOf(p linkindex.Partition, r linkindex.Ref) string {
 	if p == 0 {
 		return refOf(r)

@@ -8,8 +8,9 @@ import (
 )
 
 // ledger counts the entries this index added that are still within the
-// lifetime: Redis drops them by TTL, and a shared index cannot tell its own
-// from the fleet's without a scan, so Stats reports this collector's share.
+// lifetime: Redis drops them with their slot's key, and a shared index
+// cannot tell its own from the fleet's without a scan, so Stats reports
+// this collector's share.
 type ledger struct {
 	mu       sync.Mutex
 	lifetime time.Duration

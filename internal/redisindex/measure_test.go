@@ -20,7 +20,8 @@ import (
 // processor adds them (batches of 1000 links, linker names of a typical
 // length), and reports Redis's used_memory per entry, its CPU per link
 // added and per span looked up, and this process's CPU per link. It runs
-// only with SPANLINKS_MEASURE=1 (make bench-redis).
+// only with SPANLINKS_MEASURE=1 (make bench-redis). It logs each key
+// encoding count: listpack (compact) or hashtable.
 func TestMeasureMemory(t *testing.T) {
 	if os.Getenv("SPANLINKS_MEASURE") != "1" {
 		t.Skip("a measurement: SPANLINKS_MEASURE=1 go test ./internal/redisindex -run TestMeasureMemory -v")
@@ -36,6 +37,9 @@ func TestMeasureMemory(t *testing.T) {
 	}{
 		{"1M targets x 1 linker (orders and their batch)", 1_000_000, 1, 14},
 		{"100k targets x 10 linkers (fan-in)", 100_000, 10, 14},
+		// A value over hash-max-listpack-value (64 bytes) makes its hash a
+		// hash table: a 40-byte name makes a 75-byte value.
+		{"1M targets x 1 linker, 40-byte names", 1_000_000, 1, 40},
 	} {
 		t.Run(shape.name, func(t *testing.T) {
 			srv := redistest.Start(t)
@@ -77,6 +81,7 @@ func TestMeasureMemory(t *testing.T) {
 			}
 			keys, _ := rc.DBSize(ctx).Result()
 			t.Logf("key_prefix %q: %d entries in %d keys: used_memory %d -> %d: %.1f bytes/entry", prefix, entries, keys, before, after, float64(after-before)/float64(entries))
+			t.Logf("key encodings: %v", encodings(t, rc, prefix))
 			t.Logf("add: Redis CPU %.2f µs/link, collector CPU %.2f µs/link", (cpu1-cpu0)*1e6/float64(entries), (self1-self0)*1e6/float64(entries))
 
 			// Look every target up, in batches of 1000 spans.
@@ -105,6 +110,33 @@ func TestMeasureMemory(t *testing.T) {
 			t.Logf("lookup: Redis CPU %.2f µs/span, collector CPU %.2f µs/span", (cpu1-cpu0)*1e6/float64(shape.targets), (self1-self0)*1e6/float64(shape.targets))
 		})
 	}
+}
+
+// encodings counts the keys under prefix by OBJECT ENCODING.
+func encodings(t *testing.T, rc *redis.Client, prefix string) map[string]int {
+	ctx := context.Background()
+	out := map[string]int{}
+	iter := rc.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	cmds, err := rc.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.ObjectEncoding(ctx, k)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cmds {
+		out[c.(*redis.StringCmd).Val()]++
+	}
+	return out
 }
 
 func usedMemory(t *testing.T, rc *redis.Client) int64 {

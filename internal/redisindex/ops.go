@@ -12,9 +12,9 @@ import (
 )
 
 // Add records the links of b, seen at now: one script call per node that
-// holds one of their targets, pipelined. Each entry is stamped with now on
-// the Redis clock. A linker already held for a target within the lifetime
-// is not added again.
+// holds the bucket of one of their targets, pipelined. Each entry is
+// stamped with now on the Redis clock. A linker already held for a target
+// within the lifetime is not added again.
 func (ix *Index) Add(ctx context.Context, b *linkindex.Links, now time.Time) error {
 	ix.saw(now)
 	if b.Len() == 0 {
@@ -43,11 +43,12 @@ func (ix *Index) Add(ctx context.Context, b *linkindex.Links, now time.Time) err
 		us := strconv.FormatInt(ix.redisMicros(now), 10)
 		args := make([][]any, len(t.nodes))
 		for _, g := range groups {
-			n := t.nodeOf(ix.opt.KeyPrefix + g.ref)
+			b := bucketOf(g.ref)
+			n := t.nodeOf(b)
 			if args[n] == nil {
-				args[n] = []any{us, ix.lifetime, ix.ttl, ix.opt.KeyPrefix}
+				args[n] = []any{us, ix.lifetime, ix.ttl, ix.opt.KeyPrefix, ix.slot, ahead}
 			}
-			args[n] = append(args[n], g.ref, len(g.recs))
+			args[n] = append(args[n], bucketTag(b), g.ref, len(g.recs))
 			args[n] = append(args[n], g.recs...)
 		}
 		cmds, err := ix.run(ctx, t, addScript, args)
@@ -71,9 +72,9 @@ func (ix *Index) Add(ctx context.Context, b *linkindex.Links, now time.Time) err
 // Lookup finds, for every span of q, the linkers whose entries were added
 // after since, and within the lifetime before the latest time given to Add
 // or Expire, listing the oldest limit of them: one script call per node
-// that holds one of the spans, pipelined. since is moved onto the Redis
-// clock as Add moves now, so that entries another collector added compare
-// with it as if this collector had added them.
+// that holds the bucket of one of the spans, pipelined. since is moved
+// onto the Redis clock as Add moves now, so that entries another collector
+// added compare with it as if this collector had added them.
 func (ix *Index) Lookup(ctx context.Context, q *linkindex.Targets, since time.Time, limit int) error {
 	q.ClearResults()
 	if q.Len() == 0 {
@@ -82,15 +83,17 @@ func (ix *Index) Lookup(ctx context.Context, q *linkindex.Targets, since time.Ti
 	limit = max(limit, 0)
 	err := ix.do(ctx, func(ctx context.Context, t *topology) error {
 		us := strconv.FormatInt(max(ix.redisMicros(since), ix.floor()), 10)
+		head := ix.head()
 		args := make([][]any, len(t.nodes))
 		places := make([][]int, len(t.nodes))
 		for i := range q.Len() {
 			ref := keyOf(q.PartitionAt(i), q.At(i))
-			n := t.nodeOf(ix.opt.KeyPrefix + ref)
+			b := bucketOf(ref)
+			n := t.nodeOf(b)
 			if args[n] == nil {
-				args[n] = []any{us, limit, ix.opt.KeyPrefix}
+				args[n] = []any{us, limit, ix.opt.KeyPrefix, ix.slot, head, ahead}
 			}
-			args[n] = append(args[n], ref)
+			args[n] = append(args[n], bucketTag(b), ref)
 			places[n] = append(places[n], i)
 		}
 		cmds, err := ix.run(ctx, t, lookupScript, args)
@@ -165,8 +168,8 @@ func (ix *Index) run(ctx context.Context, t *topology, script *redis.Script, arg
 }
 
 // Expire forgets this index's count of the entries older than the lifetime
-// (Redis drops the entries themselves by TTL), and measures the clock
-// offset again when it is due.
+// (Redis drops the entries themselves with their slot's key), and measures
+// the clock offset again when it is due.
 func (ix *Index) Expire(now time.Time) {
 	ix.saw(now)
 	ix.ledger.expire(now)

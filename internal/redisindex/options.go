@@ -26,7 +26,9 @@ type Options struct {
 	Timeout time.Duration
 	// Lifetime is how long an entry lives: the processor's reach (the
 	// window plus its release tick), twice that when spans are held. Keys
-	// live a second longer after their last write.
+	// live a second longer after their last write, and a time slot lasts
+	// the lifetime and a second: collectors sharing a KeyPrefix should share
+	// it (they pair exactly either way; see scripts.go).
 	Lifetime time.Duration
 	// Clock is the local clock that the Redis clock's offset is measured
 	// against, and that times the back-off; time.Now when nil. The times

@@ -3,6 +3,7 @@ package redisindex_test
 import (
 	"context"
 	"encoding/binary"
+	"reflect"
 	"testing"
 
 	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
@@ -11,10 +12,9 @@ import (
 	"github.com/spanlinks/spanlinksprocessor/internal/redistest"
 )
 
-// TestPartitionKeys: a partitioned target's key is the prefix, the
-// partition's 8 bytes (big-endian) and the 24 ID bytes; an unpartitioned
-// one's the prefix and the 24 ID bytes, as before. A link in one partition
-// is not found from another, nor from none.
+// TestPartitionKeys: a partitioned target's field is the partition's 8
+// bytes (big-endian) and the 24 ID bytes; an unpartitioned one's the 24 ID
+// bytes. A link in one partition is not found from another, nor from none.
 func TestPartitionKeys(t *testing.T) {
 	if !redistest.Available(t) {
 		t.Skip("redis-server not installed")
@@ -46,16 +46,28 @@ func TestPartitionKeys(t *testing.T) {
 		t.Fatalf("counts in A, B, none: %v, want [1 0 0]", got)
 	}
 	add(0)
+	// Each target is a field of its bucket's hash: its partition's 8 bytes
+	// and ID bytes, or the ID bytes alone.
 	ids := string(r.TraceID[:]) + string(r.SpanID[:])
 	var pa [8]byte
 	binary.BigEndian.PutUint64(pa[:], uint64(a))
 	rdb := srv.Client()
-	for _, key := range []string{t.Name() + ":" + string(pa[:]) + ids, t.Name() + ":" + ids} {
-		if n, err := rdb.Exists(ctx, key).Result(); err != nil || n != 1 {
-			t.Errorf("key %q: exists %d, %v; want 1", key, n, err)
+	keys, err := rdb.Keys(ctx, t.Name()+":*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := map[string]int{}
+	for _, k := range keys {
+		fs, err := rdb.HKeys(ctx, k).Result()
+		if err != nil {
+			t.Fatalf("HKEYS %q: %v", k, err)
+		}
+		for _, f := range fs {
+			fields[f]++
 		}
 	}
-	if n, err := rdb.DBSize(ctx).Result(); err != nil || n != 2 {
-		t.Errorf("keys in Redis: %d, %v; want 2", n, err)
+	want := map[string]int{string(pa[:]) + ids: 1, ids: 1}
+	if !reflect.DeepEqual(fields, want) {
+		t.Errorf("fields in the index's hashes %q: %v, want %v", keys, fields, want)
 	}
 }

@@ -2,8 +2,36 @@ package redisindex
 
 import "github.com/redis/go-redis/v9"
 
-// An entry, as the scripts store it, one after another in the string value
-// of its target's key, in arrival order:
+// Layout. A target's entries live in one field of a Redis hash: the field
+// is the target's key bytes (keyOf: its 24 ID bytes, after its partition's
+// 8 when partitioned), and the hash is its bucket's key for the time slot
+// the entries were added in:
+//
+//	key_prefix {bucket} position
+//
+// bucket is bucketOf the field (one of buckets, in hexadecimal, in braces:
+// a Redis Cluster hash tag, so that a bucket's keys are on one node and a
+// script can compose them), position is the slot number modulo 3, a slot
+// lasting the lifetime + 1s (the TTL), counted on the Redis clock from the
+// Unix epoch. Each key expires the TTL after its last write, so an entry
+// lives at least its lifetime; a slot's key is written only during its
+// slot, so it has expired (at most two slots after its slot began) before
+// its position comes round again, three slots after. An entry is kept
+// until its slot's key expires: 1 to 2 TTLs, 1.5 on average.
+//
+// The scripts read the positions of the slots that can hold an entry they
+// want: from the lifetime's start (add: an entry within the lifetime holds
+// its linker) or since (lookup) to ahead after the later of Redis's TIME
+// and the collector's latest time; two slots at most for an add, one or
+// two for a lookup. A key holds at most a slot's worth of stale entries
+// more, which the time filters drop.
+//
+// Grouping targets into few large hashes is what makes an entry cheap: a
+// hash of up to 512 short fields is one listpack allocation, against a
+// key, an object and an expiry entry per target for one key per target.
+//
+// A field's value lists the target's entries of that slot, one after
+// another, in arrival order:
 //
 //	time    8 bytes, big-endian double: when it was added, in Redis-clock
 //	        microseconds
@@ -13,6 +41,10 @@ import "github.com/redis/go-redis/v9"
 //	name    up to maxName bytes
 //
 // Go sends the last four fields (a record); the add script adds the time.
+// A value of more than 64 bytes (names over 29 bytes, or a second linker)
+// turns its hash into a hash table, which costs that bucket memory, not
+// answers: 161.5 bytes/entry at 1M entries with 40-byte names, every
+// bucket a hash table, against 87.6 with 14-byte names.
 const (
 	headerLen = 8 // time
 	refLen    = 24
@@ -27,66 +59,113 @@ const (
 // the targets, which Go has grouped by node, come as arguments.
 const scriptFlags = "#!lua flags=allow-cross-slot-keys\n"
 
+// ahead is how far after the later of Redis's TIME and a collector's latest
+// time (on the Redis clock) the scripts look for entries: an entry is
+// stamped with the Redis-clock time of the collector that added it, which
+// the offset measured with TIME keeps within milliseconds of Redis's own;
+// ahead covers that and a collector whose latest time lags its clock.
+const ahead = 1_000_000 // µs
+
+// positionsLua defines positions(lo, hi, slot): the positions of the slots
+// from lo's to hi's (µs), at most all three, in that order; none when hi
+// is before lo. A script reads only these: every other position holds
+// entries stamped at or before lo, or after hi, which no one adds.
+const positionsLua = `
+local function positions(lo, hi, slot)
+  local s0, s1 = math.floor(lo / slot), math.floor(hi / slot)
+  local ps = {}
+  for s = s0, math.min(s1, s0 + 2) do ps[#ps + 1] = s % 3 end
+  return ps
+end
+local function redisNow()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+`
+
 // addScript adds a batch's links on one node, atomically.
 //
 // KEYS[1] is the node's route key (it only routes the call; nothing is
-// written to it). ARGV: now (µs), lifetime (µs), ttl (ms), key prefix, then
-// for each target its 24-byte IDs, its record count k and k records. Every
-// new entry is stamped with now. A linker already held for a target within
-// the lifetime is not added again; entries past the lifetime are dropped as
-// the key is rewritten. Each written key lives ttl after its last write.
-// Returns the number of entries added.
-var addScript = redis.NewScript(scriptFlags + `
+// written to it). ARGV: now (µs), lifetime (µs), ttl (ms), key prefix, slot
+// length (µs), ahead (µs), then for each target its bucket tag, its field,
+// its record count k and k records. Every new entry is stamped with now
+// and written at the position of now's slot. A linker already held for a
+// target within the lifetime, in any slot from the lifetime's start to
+// ahead after now (or after Redis's TIME, when later), is not added again,
+// so each linker counts once per target whichever slot holds it; entries
+// past the lifetime are dropped from the value the add rewrites. Each
+// written key lives ttl after its last write. Returns the number of
+// entries added.
+var addScript = redis.NewScript(scriptFlags + positionsLua + `
 local now, life, ttl, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local slot, ahead = tonumber(ARGV[5]), tonumber(ARGV[6])
 local cutoff = now - life
+local pos = math.floor(now / slot) % 3
+local ps = positions(cutoff, math.max(now, redisNow()) + ahead, slot)
 local hdr = struct.pack('>d', now)
 local added = 0
-local i = 5
+local touched = {}
+local i = 7
 while i <= #ARGV do
-  local key = prefix .. ARGV[i]
-  local k = tonumber(ARGV[i + 1])
-  local v = redis.call('GET', key)
-  if not v and k == 1 then
-    -- A new target with one linker, the common case: one SET.
-    redis.call('SET', key, hdr .. ARGV[i + 2], 'PX', ttl)
-    added = added + 1
-  else
-    v = v or ''
-    local held, kept, pruned = {}, {}, false
-    local p = 1
-    while p <= #v do
-      local t = struct.unpack('>d', v, p)
-      local q = p + 35 + struct.unpack('>H', v, p + 33)
-      if t > cutoff then
-        held[string.sub(v, p + 8, p + 31)] = true
-        kept[#kept + 1] = string.sub(v, p, q - 1)
-      else
-        pruned = true
-      end
-      p = q
+  local base = prefix .. '{' .. ARGV[i] .. '}'
+  local field = ARGV[i + 1]
+  local k = tonumber(ARGV[i + 2])
+  local key = base .. pos
+  local vs, any = {}, false
+  for j = 1, #ps do
+    if ps[j] ~= pos then
+      vs[j] = redis.call('HGET', base .. ps[j], field)
+      any = any or vs[j]
     end
-    local new = {}
-    for j = i + 2, i + 1 + k do
+  end
+  local value, written = nil, false
+  if k == 1 and not any and redis.call('HSETNX', key, field, hdr .. ARGV[i + 3]) == 1 then
+    -- A new target with one linker, the common case: one write, unless
+    -- now's slot holds the target already.
+    added = added + 1
+    written = true
+  else
+    for j = 1, #ps do
+      if ps[j] == pos then vs[j] = redis.call('HGET', key, field) end
+    end
+    local held, kept, new = {}, {}, {}
+    for j = 1, #ps do
+      local v = vs[j]
+      if v then
+        local mine = ps[j] == pos
+        local at = 1
+        while at <= #v do
+          local t = struct.unpack('>d', v, at)
+          local q = at + 35 + struct.unpack('>H', v, at + 33)
+          if t > cutoff then
+            held[string.sub(v, at + 8, at + 31)] = true
+            if mine then kept[#kept + 1] = string.sub(v, at, q - 1) end
+          end
+          at = q
+        end
+      end
+    end
+    for j = i + 3, i + 2 + k do
       local ref = string.sub(ARGV[j], 1, 24)
       if not held[ref] then
         held[ref] = true
         new[#new + 1] = hdr .. ARGV[j]
       end
     end
-    added = added + #new
-    if pruned then
-      for _, e in ipairs(new) do kept[#kept + 1] = e end
-      if #kept == 0 then
-        redis.call('DEL', key)
-      else
-        redis.call('SET', key, table.concat(kept), 'PX', ttl)
-      end
-    elseif #new > 0 then
-      redis.call('APPEND', key, table.concat(new))
-      redis.call('PEXPIRE', key, ttl)
+    if #new > 0 then
+      added = added + #new
+      value = table.concat(kept) .. table.concat(new)
     end
   end
-  i = i + 2 + k
+  if value then
+    redis.call('HSET', key, field, value)
+    written = true
+  end
+  if written and not touched[key] then
+    touched[key] = true
+    redis.call('PEXPIRE', key, ttl)
+  end
+  i = i + 3 + k
 end
 return added
 `)
@@ -94,34 +173,74 @@ return added
 // lookupScript looks a batch's spans up on one node; it writes nothing.
 //
 // KEYS[1] is the node's route key. ARGV: since (µs), limit, key prefix,
-// then each span's 24-byte IDs. For every span with entries added after
-// since it returns four values: the span's place among the arguments (from
-// 1), the count, the error count, and the first limit records,
-// concatenated.
-var lookupScript = redis.NewScript(scriptFlags + `
+// slot length (µs), the collector's latest time (µs, 0 when it has none),
+// ahead (µs), then each span's bucket tag and field. It reads the span's
+// field at the positions of the slots from since's to ahead after the
+// later of the latest time and Redis's TIME. For every span with entries
+// added after since it returns four values: the span's place among the
+// spans (from 1), the count, the error count, and the oldest limit
+// records, concatenated.
+var lookupScript = redis.NewScript(scriptFlags + positionsLua + `
 local since, limit, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local slot, latest, ahead = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local ps = positions(since, math.max(latest, redisNow()) + ahead, slot)
 local out = {}
-for i = 4, #ARGV do
-  local v = redis.call('GET', prefix .. ARGV[i])
-  if v then
-    local n, e, parts = 0, 0, {}
-    local p = 1
-    while p <= #v do
-      local t = struct.unpack('>d', v, p)
-      local q = p + 35 + struct.unpack('>H', v, p + 33)
+local place = 0
+for i = 7, #ARGV, 2 do
+  place = place + 1
+  local base = prefix .. '{' .. ARGV[i] .. '}'
+  local vals = {}
+  for j = 1, #ps do
+    local v = redis.call('HGET', base .. ps[j], ARGV[i + 1])
+    if v then vals[#vals + 1] = v end
+  end
+  local n, e, parts = 0, 0, {}
+  if #vals == 1 then
+    -- One slot, the common case: its entries are in arrival order.
+    local v = vals[1]
+    local at = 1
+    while at <= #v do
+      local t = struct.unpack('>d', v, at)
+      local q = at + 35 + struct.unpack('>H', v, at + 33)
       if t > since then
         n = n + 1
-        if string.byte(v, p + 32) == 1 then e = e + 1 end
-        if #parts < limit then parts[#parts + 1] = string.sub(v, p + 8, q - 1) end
+        if string.byte(v, at + 32) == 1 then e = e + 1 end
+        if #parts < limit then parts[#parts + 1] = string.sub(v, at + 8, q - 1) end
       end
-      p = q
+      at = q
     end
-    if n > 0 then
-      out[#out + 1] = i - 3
-      out[#out + 1] = n
-      out[#out + 1] = e
-      out[#out + 1] = table.concat(parts)
+  elseif #vals > 1 then
+    -- Several slots: the oldest first, each value in its own order.
+    local ents = {}
+    for vi = 1, #vals do
+      local v = vals[vi]
+      local at = 1
+      while at <= #v do
+        local t = struct.unpack('>d', v, at)
+        local q = at + 35 + struct.unpack('>H', v, at + 33)
+        if t > since then
+          n = n + 1
+          if string.byte(v, at + 32) == 1 then e = e + 1 end
+          ents[#ents + 1] = {t, vi, at, q}
+        end
+        at = q
+      end
     end
+    table.sort(ents, function(a, b)
+      if a[1] ~= b[1] then return a[1] < b[1] end
+      if a[2] ~= b[2] then return a[2] < b[2] end
+      return a[3] < b[3]
+    end)
+    for j = 1, math.min(limit, #ents) do
+      local en = ents[j]
+      parts[j] = string.sub(vals[en[2]], en[3] + 8, en[4] - 1)
+    end
+  end
+  if n > 0 then
+    out[#out + 1] = place
+    out[#out + 1] = n
+    out[#out + 1] = e
+    out[#out + 1] = table.concat(parts)
   end
 end
 return out

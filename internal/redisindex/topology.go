@@ -19,16 +19,18 @@ type node struct {
 
 // topology says which node holds each key.
 type topology struct {
-	nodes []node
-	slots []uint16 // node of each hash slot; nil when standalone
+	nodes   []node
+	slots   []uint16 // node of each hash slot; nil when standalone
+	buckets []uint16 // node of each bucket; nil when standalone
 }
 
-// nodeOf returns the index in t.nodes of the node that holds key.
-func (t *topology) nodeOf(key string) int {
-	if t.slots == nil {
+// nodeOf returns the index in t.nodes of the node that holds the keys of
+// bucket b.
+func (t *topology) nodeOf(b int) int {
+	if t.buckets == nil {
 		return 0
 	}
-	return int(t.slots[keySlot(key)])
+	return int(t.buckets[b])
 }
 
 // standalone returns the topology of one server.
@@ -76,6 +78,13 @@ func clusterTopology(ctx context.Context, c *redis.ClusterClient, prefix string)
 			nd.route = k
 			need--
 		}
+	}
+	// Every position of a bucket is in the slot of prefix{tag}, whether
+	// that hash tag decides or one in the prefix does (New refuses a
+	// prefix whose first hash tag is empty, which would hash whole keys).
+	t.buckets = make([]uint16, buckets)
+	for b := range t.buckets {
+		t.buckets[b] = t.slots[keySlot(prefix+"{"+bucketTag(b)+"}")]
 	}
 	return t, nil
 }
