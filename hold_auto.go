@@ -180,8 +180,7 @@ func (l *learner) links(b *linkindex.Links, now time.Time) int {
 	cutoff := now.UnixNano() - int64(l.window) // passed before: forgotten, though not yet expired
 	l.keys = l.keys[:0]
 	for i := range b.Len() {
-		to, _ := b.At(i)
-		l.keys = append(l.keys, linkindex.KeyOf(to.TraceID, to.SpanID).In(b.PartitionAt(i)))
+		l.keys = append(l.keys, b.TargetAt(i))
 	}
 	l.at = l.spans.findAll(l.keys, l.at)
 	for i, p := range l.at {
@@ -192,7 +191,6 @@ func (l *learner) links(b *linkindex.Links, now time.Time) int {
 		if u.at <= cutoff {
 			continue
 		}
-		to, from := b.At(i)
 		missed++
 		c := l.classes.get(u.class)
 		if c != nil {
@@ -203,6 +201,7 @@ func (l *learner) links(b *linkindex.Links, now time.Time) int {
 			if c != nil {
 				k = c.key
 			}
+			to, from := b.At(i)
 			l.log.Debug("Missed backlink: its target passed unheld; hold its class to pair it",
 				zap.String("service.name", k.service), zap.String("span.name", k.name),
 				zap.String("span.kind", k.kind.String()),

@@ -58,6 +58,10 @@ func (b *Links) At(i int) (target Ref, from Linker) {
 	return p.target.Ref(), Linker{Ref: l.key.Ref(), Name: l.name, Error: l.failed}
 }
 
+// TargetAt returns the key of the i-th link's target, in its partition:
+// what At and PartitionAt give, without making a Ref of it.
+func (b *Links) TargetAt(i int) Key { return b.links[i].target }
+
 // PartitionAt returns the partition of the i-th link: its target's, which
 // is its linker's.
 func (b *Links) PartitionAt(i int) Partition { return b.links[i].target.p }

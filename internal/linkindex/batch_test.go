@@ -114,3 +114,24 @@ func TestLookupBatchMatchesOneByOne(t *testing.T) {
 		})
 	}
 }
+
+// TestLinksTargetAt: TargetAt gives the key that At and PartitionAt
+// describe, partition included.
+func TestLinksTargetAt(t *testing.T) {
+	var b Links
+	for i := range 5 {
+		to := idxRef(uint64(i + 1))
+		b.Link(KeyOf(to.TraceID, to.SpanID).In(Partition(i)))
+	}
+	l := idxLinker(9, false)
+	b.Linker(KeyOf(l.TraceID, l.SpanID), l.Name, l.Error)
+	for i := range b.Len() {
+		to, _ := b.At(i)
+		if want := KeyOf(to.TraceID, to.SpanID).In(b.PartitionAt(i)); b.TargetAt(i) != want {
+			t.Fatalf("TargetAt(%d) = %v, want %v", i, b.TargetAt(i), want)
+		}
+		if b.TargetAt(i).Partition() != Partition(i) {
+			t.Fatalf("TargetAt(%d) in partition %d, want %d", i, b.TargetAt(i).Partition(), i)
+		}
+	}
+}
