@@ -103,29 +103,27 @@ func sumOf(t *testing.T, tel *componenttest.Telemetry, name string) int64 {
 // findSpan returns the one span named name that sink received.
 func findSpan(t *testing.T, sink *consumertest.TracesSink, name string) ptrace.Span {
 	t.Helper()
-	var found []ptrace.Span
-	for _, td := range sink.AllTraces() {
-		forEachSpan(td, func(s ptrace.Span) {
-			if s.Name() == name {
-				found = append(found, s)
-			}
-		})
-	}
-	require.Len(t, found, 1, name)
-	return found[0]
+	return findOne(t, sink, name, func(s ptrace.Span) bool { return s.Name() == name })
 }
 
-// findSpanID returns the span with span ID id that sink received.
+// findSpanID returns the one span with span ID id that sink received.
 func findSpanID(t *testing.T, sink *consumertest.TracesSink, id pcommon.SpanID) ptrace.Span {
+	t.Helper()
+	return findOne(t, sink, id.String(), func(s ptrace.Span) bool { return s.SpanID() == id })
+}
+
+// findOne returns the one span that sink received for which match is true;
+// what names it in the failure message.
+func findOne(t *testing.T, sink *consumertest.TracesSink, what string, match func(ptrace.Span) bool) ptrace.Span {
 	t.Helper()
 	var found []ptrace.Span
 	for _, td := range sink.AllTraces() {
 		forEachSpan(td, func(s ptrace.Span) {
-			if s.SpanID() == id {
+			if match(s) {
 				found = append(found, s)
 			}
 		})
 	}
-	require.Len(t, found, 1, id.String())
+	require.Len(t, found, 1, what)
 	return found[0]
 }

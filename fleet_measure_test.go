@@ -3,13 +3,9 @@ package spanlinksprocessor
 import (
 	"context"
 	"os"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -57,12 +53,12 @@ func TestMeasureIndexCPU(t *testing.T) {
 		ctx := context.Background()
 		require.NoError(t, p.Start(ctx, nil))
 		require.NoError(t, p.ConsumeTraces(ctx, copyOf(inputs[0]))) // connect
-		redis0, self0, wall0 := serverCPU(t, rc), processCPU(), time.Now()
+		redis0, self0, wall0 := redistest.ServerCPU(t, rc), redistest.ProcessCPU(), time.Now()
 		for i, in := range inputs {
 			clock.Set(start.Add(time.Duration(i) * 10 * time.Millisecond))
 			require.NoError(t, p.ConsumeTraces(ctx, copyOf(in)))
 		}
-		redis1, self1, wall := serverCPU(t, rc), processCPU(), time.Since(wall0)
+		redis1, self1, wall := redistest.ServerCPU(t, rc), redistest.ProcessCPU(), time.Since(wall0)
 		spans := float64(batches * (orders + batchSpans))
 		cpu[backend] = (self1 - self0) * 1e6 / spans
 		t.Logf("%s: collector CPU %.2f µs/span, wall %.2f µs/span, Redis CPU %.2f µs/span",
@@ -76,27 +72,4 @@ func copyOf(td ptrace.Traces) ptrace.Traces {
 	out := ptrace.NewTraces()
 	td.CopyTo(out)
 	return out
-}
-
-// serverCPU returns the Redis server's CPU, user plus system, in seconds.
-func serverCPU(t *testing.T, rc *redis.Client) float64 {
-	info, err := rc.Info(context.Background(), "cpu").Result()
-	require.NoError(t, err)
-	var s float64
-	for _, line := range strings.Split(info, "\r\n") {
-		k, v, _ := strings.Cut(line, ":")
-		if k == "used_cpu_user" || k == "used_cpu_sys" {
-			f, err := strconv.ParseFloat(v, 64)
-			require.NoError(t, err)
-			s += f
-		}
-	}
-	return s
-}
-
-// processCPU returns this process's CPU time, user plus system, in seconds.
-func processCPU() float64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }

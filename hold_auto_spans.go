@@ -103,10 +103,8 @@ func (s *unheldSpans) addAll(ks []linkindex.Key, cs []classRef, at int64) {
 	}
 }
 
-// add remembers the span with IDs k and class c, passed at at, forgetting
-// the oldest when s holds limit spans already.
-func (s *unheldSpans) add(k linkindex.Key, c classRef, at int64) { s.addHash(s.spanHash(k), c, at) }
-
+// addHash remembers the span with hash h and class c, passed at at,
+// forgetting the oldest when s holds limit spans already.
 func (s *unheldSpans) addHash(h uint64, c classRef, at int64) {
 	if s.n == s.limit {
 		s.pop()
@@ -162,7 +160,7 @@ func (s *unheldSpans) findAll(ks []linkindex.Key, at []int32) []int32 {
 	// The hash of the entry found decides: a tag is only 32 bits.
 	for i, h := range hs {
 		if at[i] >= 0 && s.ring[at[i]].hash != h {
-			at[i] = s.find1(h)
+			at[i] = s.findHash(h)
 		}
 	}
 	return at
@@ -171,8 +169,8 @@ func (s *unheldSpans) findAll(ks []linkindex.Key, at []int32) []int32 {
 // entry returns the span at ring place p, from findAll.
 func (s *unheldSpans) entry(p int32) unheldSpan { return s.ring[p] }
 
-// find1 returns the ring place of the span with hash h, or -1.
-func (s *unheldSpans) find1(h uint64) int32 {
+// findHash returns the ring place of the span with hash h, or -1.
+func (s *unheldSpans) findHash(h uint64) int32 {
 	tag := tagOf(h)
 	for i := s.home(tag); s.table[i].tag != 0; i = s.next(i) {
 		if t := s.table[i]; t.tag == tag && s.ring[t.at].hash == h {
@@ -193,17 +191,6 @@ func (s *unheldSpans) index(h uint64, p int) {
 			return
 		}
 	}
-}
-
-// find returns the newest remembered span with IDs k.
-func (s *unheldSpans) find(k linkindex.Key) (unheldSpan, bool) {
-	if s.n == 0 {
-		return unheldSpan{}, false
-	}
-	if p := s.find1(s.spanHash(k)); p >= 0 {
-		return s.ring[p], true
-	}
-	return unheldSpan{}, false
 }
 
 // oldest returns when the oldest remembered span passed; s is not empty.

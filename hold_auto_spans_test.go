@@ -30,7 +30,7 @@ func TestUnheldSpansMatchesModel(t *testing.T) {
 			case op < 6:
 				at++
 				c := classRef{slot: int32(step), gen: 1}
-				s.add(keyOf(n), c, at)
+				s.addAll([]linkindex.Key{keyOf(n)}, []classRef{c}, at)
 				model = append(model, unheldSpan{hash: n, at: at, class: c})
 				if len(model) > limit {
 					model = model[1:]
@@ -60,7 +60,7 @@ func TestUnheldSpansMatchesModel(t *testing.T) {
 				}
 			case op < 9:
 				want, wantOK := newest(model, n)
-				got, ok := s.find(keyOf(n))
+				got, ok := find(s, keyOf(n))
 				if ok != wantOK || ok && (got.at != want.at || got.class != want.class) {
 					t.Fatalf("limit %d, step %d: find(%d) = %+v, %v; want %+v, %v", limit, step, n, got, ok, want, wantOK)
 				}
@@ -86,6 +86,14 @@ func TestUnheldSpansMatchesModel(t *testing.T) {
 	}
 }
 
+// find returns the newest remembered span with IDs k, through findAll.
+func find(s *unheldSpans, k linkindex.Key) (unheldSpan, bool) {
+	if p := s.findAll([]linkindex.Key{k}, nil)[0]; p >= 0 {
+		return s.entry(p), true
+	}
+	return unheldSpan{}, false
+}
+
 // newest returns the last span of model with number n.
 func newest(model []unheldSpan, n uint64) (unheldSpan, bool) {
 	for i := len(model) - 1; i >= 0; i-- {
@@ -100,11 +108,11 @@ func newest(model []unheldSpan, n uint64) (unheldSpan, bool) {
 func TestUnheldSpansPartition(t *testing.T) {
 	s := newUnheldSpans(10)
 	k := linkindex.KeyOf(traceID(kindOrder, 1), spanID(kindOrder, 1))
-	s.add(k.In(1), classRef{slot: 1}, 5)
-	if _, ok := s.find(k.In(2)); ok {
+	s.addAll([]linkindex.Key{k.In(1)}, []classRef{{slot: 1}}, 5)
+	if _, ok := find(s, k.In(2)); ok {
 		t.Fatal("a span of partition 1 found in partition 2")
 	}
-	if u, ok := s.find(k.In(1)); !ok || u.at != 5 {
+	if u, ok := find(s, k.In(1)); !ok || u.at != 5 {
 		t.Fatalf("find in partition 1 = %+v, %v; want at 5", u, ok)
 	}
 }

@@ -15,7 +15,9 @@ const ownedPrefix = "spanlinks."
 // ownedPrefix, whatever their type, as the spans enter the processor and
 // before it writes any: a sender cannot forge or inflate a count, and what
 // the processor writes never merges with a sender's values. A span without
-// such attributes costs a scan of its keys (BenchmarkStripOwned).
+// such attributes costs a scan of its keys (BenchmarkStripOwned). It runs
+// on every span, so it loops itself rather than through eachSpan, whose
+// call per span made it 20% slower (17.8 against 14.9 ns/span).
 func stripOwned(td ptrace.Traces) {
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {

@@ -44,20 +44,34 @@ func id8(kind byte, n int) pcommon.SpanID {
 	return id
 }
 
+// serviceSpans returns an empty batch of service's spans, and the span
+// list to append them to.
+func serviceSpans(service string) (ptrace.Traces, ptrace.SpanSlice) {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", service)
+	return td, rs.ScopeSpans().AppendEmpty().Spans()
+}
+
+// appendSpan appends span n of the given kind byte (its IDs' first byte),
+// named name, ending a millisecond after it starts now.
+func appendSpan(spans ptrace.SpanSlice, kind byte, n int, name string, sk ptrace.SpanKind) ptrace.Span {
+	s := spans.AppendEmpty()
+	s.SetTraceID(id16(kind, n))
+	s.SetSpanID(id8(kind, n))
+	s.SetName(name)
+	s.SetKind(sk)
+	now := time.Now()
+	s.SetStartTimestamp(pcommon.NewTimestampFromTime(now))
+	s.SetEndTimestamp(pcommon.NewTimestampFromTime(now.Add(time.Millisecond)))
+	return s
+}
+
 // ordersTraces returns the order spans first..last, each its own trace.
 func ordersTraces(first, last int) ptrace.Traces {
-	td := ptrace.NewTraces()
-	ss := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty()
-	td.ResourceSpans().At(0).Resource().Attributes().PutStr("service.name", "order-api")
+	td, spans := serviceSpans("order-api")
 	for n := first; n <= last; n++ {
-		s := ss.Spans().AppendEmpty()
-		s.SetTraceID(id16(0xa0, n))
-		s.SetSpanID(id8(0xa0, n))
-		s.SetName("receive-order")
-		s.SetKind(ptrace.SpanKindServer)
-		now := time.Now()
-		s.SetStartTimestamp(pcommon.NewTimestampFromTime(now))
-		s.SetEndTimestamp(pcommon.NewTimestampFromTime(now.Add(time.Millisecond)))
+		appendSpan(spans, 0xa0, n, "receive-order", ptrace.SpanKindServer)
 	}
 	return td
 }
@@ -65,18 +79,9 @@ func ordersTraces(first, last int) ptrace.Traces {
 // batchesTraces returns batch spans first..last, batch b linking orders
 // per*(b-1)+1 .. per*b; every third batch failed.
 func batchesTraces(first, last, per int) ptrace.Traces {
-	td := ptrace.NewTraces()
-	ss := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty()
-	td.ResourceSpans().At(0).Resource().Attributes().PutStr("service.name", "order-batcher")
+	td, spans := serviceSpans("order-batcher")
 	for b := first; b <= last; b++ {
-		s := ss.Spans().AppendEmpty()
-		s.SetTraceID(id16(0xb0, b))
-		s.SetSpanID(id8(0xb0, b))
-		s.SetName("process-batch")
-		s.SetKind(ptrace.SpanKindConsumer)
-		now := time.Now()
-		s.SetStartTimestamp(pcommon.NewTimestampFromTime(now))
-		s.SetEndTimestamp(pcommon.NewTimestampFromTime(now.Add(time.Millisecond)))
+		s := appendSpan(spans, 0xb0, b, "process-batch", ptrace.SpanKindConsumer)
 		if b%3 == 0 {
 			s.Status().SetCode(ptrace.StatusCodeError)
 		}

@@ -104,12 +104,7 @@ func postSpans(t *testing.T, c *collector, kind byte, first, last int, name stri
 	ss := rs.ScopeSpans().AppendEmpty()
 	for i := first; i <= last; i++ {
 		s := ss.Spans().AppendEmpty()
-		var tid pcommon.TraceID
-		var sid pcommon.SpanID
-		tid[0], sid[0] = kind, kind
-		tid[15], sid[7] = byte(i), byte(i)
-		s.SetTraceID(tid)
-		s.SetSpanID(sid)
+		mkSpan(kind, i).CopyTo(s)
 		s.SetName(name)
 		now := time.Now()
 		s.SetStartTimestamp(pcommon.NewTimestampFromTime(now.Add(-time.Millisecond)))
@@ -204,7 +199,7 @@ service:
 	sk.mu.Unlock()
 }
 
-// mkSpan returns a span with the IDs postSpans gives span i of kind.
+// mkSpan returns a span with the IDs of span i of kind, as postSpans sends it.
 func mkSpan(kind byte, i int) ptrace.Span {
 	s := ptrace.NewSpan()
 	var tid pcommon.TraceID

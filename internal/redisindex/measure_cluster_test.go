@@ -64,9 +64,9 @@ func TestMeasureCluster(t *testing.T) {
 			}
 			cpu0 := make([]float64, len(setup.masters))
 			for i, s := range setup.masters {
-				cpu0[i] = redisCPU(t, s.Client())
+				cpu0[i] = redistest.ServerCPU(t, s.Client())
 			}
-			self0, wall0 := selfCPU(), time.Now()
+			self0, wall0 := redistest.ProcessCPU(), time.Now()
 			var wg sync.WaitGroup
 			errs := make(chan error, workers)
 			for w := range workers {
@@ -106,12 +106,12 @@ func TestMeasureCluster(t *testing.T) {
 			for err := range errs {
 				t.Fatal(err)
 			}
-			wall, self := time.Since(wall0), selfCPU()-self0
+			wall, self := time.Since(wall0), redistest.ProcessCPU()-self0
 			spans := float64(workers * rounds * batch)
 			var sum, busiest float64
 			per := make([]float64, len(setup.masters))
 			for i, s := range setup.masters {
-				per[i] = (redisCPU(t, s.Client()) - cpu0[i]) * 1e6 / spans
+				per[i] = (redistest.ServerCPU(t, s.Client()) - cpu0[i]) * 1e6 / spans
 				sum += per[i]
 				busiest = max(busiest, per[i])
 			}

@@ -3,9 +3,7 @@ package redisindex_test
 import (
 	"context"
 	"os"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -54,8 +52,8 @@ func TestMeasureMemory(t *testing.T) {
 			}
 			defer ix.Close()
 			name := strings.Repeat("n", shape.nameLen)
-			before := usedMemory(t, rc)
-			cpu0, self0 := redisCPU(t, rc), selfCPU()
+			before := redistest.UsedMemory(t, rc)
+			cpu0, self0 := redistest.ServerCPU(t, rc), redistest.ProcessCPU()
 			now := time.Now()
 			entries := 0
 			var b linkindex.Links
@@ -74,8 +72,8 @@ func TestMeasureMemory(t *testing.T) {
 					b.Reset()
 				}
 			}
-			cpu1, self1 := redisCPU(t, rc), selfCPU()
-			after := usedMemory(t, rc)
+			cpu1, self1 := redistest.ServerCPU(t, rc), redistest.ProcessCPU()
+			after := redistest.UsedMemory(t, rc)
 			if got := ix.Stats().Entries; got != entries {
 				t.Fatalf("%d entries added, want %d", got, entries)
 			}
@@ -86,7 +84,7 @@ func TestMeasureMemory(t *testing.T) {
 
 			// Look every target up, in batches of 1000 spans.
 			var q linkindex.Targets
-			cpu0, self0 = redisCPU(t, rc), selfCPU()
+			cpu0, self0 = redistest.ServerCPU(t, rc), redistest.ProcessCPU()
 			hits := 0
 			for i := 0; i < shape.targets; i++ {
 				r := linkindextest.Ref(uint64(i) + 1)
@@ -103,7 +101,7 @@ func TestMeasureMemory(t *testing.T) {
 					q.Reset()
 				}
 			}
-			cpu1, self1 = redisCPU(t, rc), selfCPU()
+			cpu1, self1 = redistest.ServerCPU(t, rc), redistest.ProcessCPU()
 			if hits != shape.targets {
 				t.Fatalf("%d of %d targets found with %d linkers", hits, shape.targets, shape.perTgt)
 			}
@@ -137,47 +135,4 @@ func encodings(t *testing.T, rc *redis.Client, prefix string) map[string]int {
 		out[c.(*redis.StringCmd).Val()]++
 	}
 	return out
-}
-
-func usedMemory(t *testing.T, rc *redis.Client) int64 {
-	return infoField(t, rc, "memory", "used_memory")
-}
-
-// redisCPU returns the server's used CPU, user plus system, in seconds.
-func redisCPU(t *testing.T, rc *redis.Client) float64 {
-	info, err := rc.Info(context.Background(), "cpu").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s float64
-	for _, line := range strings.Split(info, "\r\n") {
-		k, v, _ := strings.Cut(line, ":")
-		if k == "used_cpu_user" || k == "used_cpu_sys" {
-			f, _ := strconv.ParseFloat(v, 64)
-			s += f
-		}
-	}
-	return s
-}
-
-func infoField(t *testing.T, rc *redis.Client, section, field string) int64 {
-	info, err := rc.Info(context.Background(), section).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			return n
-		}
-	}
-	t.Fatalf("no %s in INFO %s", field, section)
-	return 0
-}
-
-// selfCPU returns this process's CPU time, user plus system, in seconds.
-func selfCPU() float64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
