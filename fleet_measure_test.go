@@ -2,7 +2,6 @@ package spanlinksprocessor
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -19,9 +18,7 @@ import (
 // and reports this process's CPU per span and, for Redis, the server's CPU
 // per span. It runs only with SPANLINKS_MEASURE=1.
 func TestMeasureIndexCPU(t *testing.T) {
-	if os.Getenv("SPANLINKS_MEASURE") != "1" {
-		t.Skip("a measurement: SPANLINKS_MEASURE=1 go test . -run TestMeasureIndexCPU -v")
-	}
+	redistest.MeasureOnly(t, ".")
 	const batches, orders, batchSpans = 400, 450, 50
 	inputs := make([]ptrace.Traces, batches)
 	for i := range inputs {

@@ -3,7 +3,6 @@ package redisindex_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -24,9 +23,7 @@ import (
 // what that makes of one core per master (Redis runs commands on one
 // thread). It runs only with SPANLINKS_MEASURE=1 (make bench-redis).
 func TestMeasureCluster(t *testing.T) {
-	if os.Getenv("SPANLINKS_MEASURE") != "1" {
-		t.Skip("a measurement: SPANLINKS_MEASURE=1 go test ./internal/redisindex -run TestMeasureCluster -v")
-	}
+	redistest.MeasureOnly(t, "./internal/redisindex")
 	const (
 		workers = 4
 		rounds  = 100 // batches per worker

@@ -21,9 +21,7 @@ import (
 // only with SPANLINKS_MEASURE=1 (make bench-redis). It logs each key
 // encoding count: listpack (compact) or hashtable.
 func TestMeasureMemory(t *testing.T) {
-	if os.Getenv("SPANLINKS_MEASURE") != "1" {
-		t.Skip("a measurement: SPANLINKS_MEASURE=1 go test ./internal/redisindex -run TestMeasureMemory -v")
-	}
+	redistest.MeasureOnly(t, "./internal/redisindex")
 	prefix := "spanlinks:" // the default key_prefix
 	if p := os.Getenv("SPANLINKS_MEASURE_PREFIX"); p != "" {
 		prefix = p

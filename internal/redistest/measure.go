@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"context"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -64,4 +65,17 @@ func info(t testing.TB, rc *redis.Client, section string) map[string]string {
 		}
 	}
 	return fields
+}
+
+// MeasureEnv is the variable that, set to 1, runs the measurements: tests
+// that fill Redis and report its memory and CPU, too slow for make test.
+const MeasureEnv = "SPANLINKS_MEASURE"
+
+// MeasureOnly skips t unless MeasureEnv is 1, naming the command that runs
+// it: go test pkg -run t's name -v, with MeasureEnv set.
+func MeasureOnly(t testing.TB, pkg string) {
+	t.Helper()
+	if os.Getenv(MeasureEnv) != "1" {
+		t.Skipf("a measurement: %s=1 go test %s -run %s -v", MeasureEnv, pkg, t.Name())
+	}
 }
