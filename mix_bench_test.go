@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
+	"github.com/spanlinks/spanlinksprocessor/internal/redistest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -33,7 +34,12 @@ import (
 // their bound. The fake clock moves benchClockStep per batch.
 //
 // An op is one batch; ns/span, B/span and allocs/span divide what was
-// measured by the spans fed. x-floor and x-bare divide ns/span by that of
+// measured by the spans fed. cpu-ns/span is the process's CPU time over the
+// timed feeding, on every thread: it counts the garbage collector's
+// background marking, which ns/span misses when it runs on another core,
+// as the CPU that make bench-e2e measures does; it also counts marking set
+// off by the untimed building of batches, as the floor's and the bare
+// visit's show. x-floor and x-bare divide ns/span by that of
 // the floor and the bare visit of the same mix, measured last in this run.
 
 const (
@@ -184,10 +190,11 @@ func fillFanOut(g *mixGen, td ptrace.Traces) {
 // picks its links from.
 const telemetrygenContexts = 1000
 
-// fillTelemetrygen is mix (e): the load of make bench-e2e, as telemetrygen
-// makes it with --child-spans 1 --span-links 5: traces of a client span and
-// a server span, each with 5 links, with two attributes each, to spans
-// picked at random among the last 1000.
+// fillTelemetrygen is mix (e), and with hold: all mix (f): the load of
+// make bench-e2e, as telemetrygen makes it with --child-spans 1
+// --span-links 5: traces of a client span and a server span, each with 5
+// links, with two attributes each, to spans picked at random among the
+// last 1000.
 func fillTelemetrygen(g *mixGen, td ptrace.Traces) {
 	for i := range benchBatchSpans {
 		id := g.ref()
@@ -239,6 +246,7 @@ var benchMixes = []benchMix{
 	{name: "c-fan-out", fill: fillFanOut, cfg: holdNone},
 	{name: "d-held", fill: fillBatch, cfg: holdAll},
 	{name: "e-telemetrygen", fill: fillTelemetrygen, cfg: holdNone},
+	{name: "f-telemetrygen-held", fill: fillTelemetrygen, cfg: holdAll},
 }
 
 // floorRun is the floor: the least work any link processor must do.
@@ -395,6 +403,7 @@ func (r *mixRunner) feed(td ptrace.Traces) {
 func (r *mixRunner) run(b *testing.B) (nsPerSpan float64) {
 	var before, after runtime.MemStats
 	var bytes, allocs uint64
+	var cpu float64 // seconds
 	batches := make([]ptrace.Traces, 0, benchChunk)
 	b.StopTimer()
 	b.ResetTimer()
@@ -404,11 +413,13 @@ func (r *mixRunner) run(b *testing.B) (nsPerSpan float64) {
 			batches = append(batches, r.gen.next())
 		}
 		runtime.ReadMemStats(&before)
+		c0 := redistest.ProcessCPU()
 		b.StartTimer()
 		for _, td := range batches {
 			r.feed(td)
 		}
 		b.StopTimer()
+		cpu += redistest.ProcessCPU() - c0
 		runtime.ReadMemStats(&after)
 		bytes += after.TotalAlloc - before.TotalAlloc
 		allocs += after.Mallocs - before.Mallocs
@@ -416,6 +427,7 @@ func (r *mixRunner) run(b *testing.B) (nsPerSpan float64) {
 	spans := float64(b.N * benchBatchSpans)
 	nsPerSpan = float64(b.Elapsed().Nanoseconds()) / spans
 	b.ReportMetric(nsPerSpan, "ns/span")
+	b.ReportMetric(cpu*1e9/spans, "cpu-ns/span")
 	b.ReportMetric(float64(bytes)/spans, "B/span")
 	b.ReportMetric(float64(allocs)/spans, "allocs/span")
 	return nsPerSpan

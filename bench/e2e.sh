@@ -27,7 +27,10 @@
 # over the measured phase: from just before telemetrygen starts until every
 # span received is either exported or held (held spans leave as later ones
 # push them out, as in a steady state). The table gives the median over the
-# rounds.
+# rounds of each pipeline's CPU and their ratio, and, with "none" among the
+# pipelines, the median of each round's own ratios: a round runs its
+# pipelines back to back, so a slow spell of the shared machine weighs on
+# both sides of its ratios more often than on the medians'.
 set -euo pipefail
 
 otelcol=${1:?usage: bench/e2e.sh OTELCOL_BIN TELEMETRYGEN_BIN}
@@ -224,7 +227,7 @@ median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 echo "bench-e2e: per run, a warm-up then a measured phase, each of $workers telemetrygen workers x $traces traces of 2 spans with $links links each, at most $rate spans/s per worker (0: unthrottled); $repeat rounds"
 echo "collector: $otelcol; machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
-declare -A per
+declare -A per this paired
 for round in $(seq "$repeat"); do
 	for name in $pipelines; do
 		# Not in $(...): the EXIT trap must see the collector's pid.
@@ -232,6 +235,7 @@ for round in $(seq "$repeat"); do
 		read -r c wall n w r <"$work/run.out"
 		p=$(awk -v c="$c" -v n="$n" 'BEGIN {printf "%.3f", c * 100000 / n}')
 		per[$name]+="$p "
+		this[$name]=$p
 		extra=""
 		if [[ $name == redis-* ]]; then
 			extra=$(awk -v r="$r" -v n="$n" 'BEGIN {printf "  redis-server cpu/100k spans %.3f s", r * 100000 / n}')
@@ -239,12 +243,20 @@ for round in $(seq "$repeat"); do
 		printf 'round %d  %-15s  warm-up %7d spans, measured %7d spans: cpu %7.3f s  wall %5.1f s  cpu/100k spans %s s%s\n' \
 			"$round" "$name" "$w" "$n" "$c" "$wall" "$p" "$extra"
 	done
+	# This round's ratios: its pipelines ran one after the other, so a
+	# slow spell of the machine that spans the round weighs on both sides.
+	if [[ -n ${this[none]:-} ]]; then
+		for name in $pipelines; do
+			paired[$name]+="$(awk -v a="${this[$name]}" -v b="${this[none]}" 'BEGIN {printf "%.3f", a / b}') "
+		done
+	fi
 done
 
 per100k() { tr ' ' '\n' <<<"${per[$1]:-}" | grep . | median; }
+pairedRatio() { tr ' ' '\n' <<<"${paired[$1]:-}" | grep . | median; }
 none=$(per100k none)
 echo
-echo "pipeline                                         CPU s per 100k spans (median)  ratio to no spanlinks"
+echo "pipeline                                         CPU s per 100k spans (median)  ratio to no spanlinks  median of the rounds' ratios (rounds)"
 for name in $pipelines; do
 	case $name in
 	none) label="otlp -> debug" ;;
@@ -254,5 +266,7 @@ for name in $pipelines; do
 	redis-hold-all) label="otlp -> spanlinks (hold: all, Redis) -> debug" ;;
 	esac
 	v=$(per100k "$name")
-	printf '%-48s %-30s %s\n' "$label" "$v" "$(awk -v a="$v" -v b="${none:-0}" 'BEGIN {if (b > 0) printf "%.2fx", a / b; else print "-"}')"
+	r=$(pairedRatio "$name")
+	printf '%-48s %-30s %-22s %s\n' "$label" "$v" "$(awk -v a="$v" -v b="${none:-0}" 'BEGIN {if (b > 0) printf "%.2fx", a / b; else print "-"}')" \
+		"${r:+$(awk -v r="$r" 'BEGIN {printf "%.2fx", r}') (${paired[$name]% })}"
 done

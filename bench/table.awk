@@ -1,7 +1,8 @@
 # bench/table.awk: the table `make bench` prints from the go test output of
-# the benchmarks: each mix per span, its ratio to the floor measured in the
-# same run, and the targets of BENCHMARKS.md with whether they held. With
-# -count N, each figure is the median of the N runs.
+# the benchmarks: each mix per span (wall time, and CPU on every thread, the
+# garbage collector's background work too), its ratio to the floor measured
+# in the same run, and the targets of BENCHMARKS.md with whether they held.
+# With -count N, each figure is the median of the N runs.
 #
 #   awk -f bench/table.awk bench-output.txt
 
@@ -49,7 +50,7 @@ function target(what, measured, ok) {
 		seen[key] = 1
 		keys[++nkeys] = key
 	}
-	add(key, "ns/span"); add(key, "B/span"); add(key, "allocs/span"); add(key, "x-floor"); add(key, "x-bare")
+	add(key, "ns/span"); add(key, "cpu-ns/span"); add(key, "B/span"); add(key, "allocs/span"); add(key, "x-floor"); add(key, "x-bare")
 }
 
 /^BenchmarkLinkIndexMemory1M/ { parse($0); add("index", "bytes/entry") }
@@ -58,12 +59,12 @@ function target(what, measured, ok) {
 END {
 	if (nkeys > 0) {
 		print ""
-		printf "%-16s %-24s %9s %8s %11s %8s %7s\n", "mix", "run", "ns/span", "B/span", "allocs/span", "x floor", "x bare"
+		printf "%-20s %-24s %9s %11s %8s %11s %8s %7s\n", "mix", "run", "ns/span", "cpu-ns/span", "B/span", "allocs/span", "x floor", "x bare"
 	}
 	for (i = 1; i <= nkeys; i++) {
 		key = keys[i]
 		split(key, k, " ")
-		printf "%-16s %-24s %9.1f %8.1f %11.4f %8s %7s\n", k[1], k[2], med(key, "ns/span"), med(key, "B/span"),
+		printf "%-20s %-24s %9.1f %11.1f %8.1f %11.4f %8s %7s\n", k[1], k[2], med(key, "ns/span"), med(key, "cpu-ns/span"), med(key, "B/span"),
 			med(key, "allocs/span"), ratio(med(key, "x-floor")), ratio(med(key, "x-bare"))
 		if (k[2] == "spanlinks" && (f = med(key, "x-floor")) != "")
 			target(k[1] " at most 2x the floor", ratio(f), f <= 2)
