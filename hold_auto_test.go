@@ -253,13 +253,7 @@ func refunds(first, last int) func(td ptrace.Traces) {
 // TestHoldAutoNeverLinked: in the scenario hold-auto-never-linked, each
 // step's spans leave in the ConsumeTraces call they arrive in.
 func TestHoldAutoNeverLinked(t *testing.T) {
-	var sc scenario
-	for _, s := range scenarios() {
-		if s.name == "hold-auto-never-linked" {
-			sc = s
-		}
-	}
-	require.NotEmpty(t, sc.steps)
+	sc := scenarioNamed(t, "hold-auto-never-linked")
 	cfg := loadConfig(t, "testdata/hold-auto-never-linked/config.yaml")
 	require.Equal(t, HoldAuto, cfg.Backlinks.Hold.Mode)
 	sink := new(consumertest.TracesSink)

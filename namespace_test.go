@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
@@ -15,13 +14,7 @@ import (
 // checks what no sender may change: every spanlinks.* attribute that leaves
 // is one the processor writes, of its type, with its value.
 func TestForgedAttributesNeverLeave(t *testing.T) {
-	var sc scenario
-	for _, s := range scenarios() {
-		if s.name == "forged-attributes" {
-			sc = s
-		}
-	}
-	require.NotEmpty(t, sc.steps)
+	sc := scenarioNamed(t, "forged-attributes")
 	out := sc.run(t, loadConfig(t, filepath.Join("testdata", sc.name, "config.yaml")))
 
 	types := map[string]pcommon.ValueType{

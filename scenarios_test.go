@@ -1,12 +1,28 @@
 package spanlinksprocessor
 
 import (
+	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
 const sec = time.Second
+
+// scenarioNamed returns the scenario called name, failing t if there is
+// none or it has no steps.
+func scenarioNamed(t *testing.T, name string) scenario {
+	t.Helper()
+	for _, s := range scenarios() {
+		if s.name == name {
+			require.NotEmpty(t, s.steps, "scenario %q", name)
+			return s
+		}
+	}
+	t.Fatalf("no scenario %q", name)
+	return scenario{}
+}
 
 // scenarios lists the user stories pinned by golden files under testdata/.
 func scenarios() []scenario {
