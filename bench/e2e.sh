@@ -61,9 +61,8 @@ trap 'exit 1' INT TERM
 # A copy, so that a `make build` running meanwhile cannot swap the binary.
 cp "$otelcol" "$work/otelcol"
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# free_port NAME...: free loopback ports (scripts/free-port.sh).
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/free-port.sh"
 
 # config NAME OTLP_PORT METRICS_PORT: the collector config of pipeline NAME.
 config() {
@@ -169,8 +168,7 @@ load() {
 # seconds and the spans of its measured phase, and the spans of its warm-up.
 run() {
 	local otlp metrics cfg pid t0 t1 c0 c1 a0
-	otlp=$(free_port)
-	metrics=$(free_port)
+	free_port otlp metrics
 	cfg="$work/$1.yaml"
 	config "$1" "$otlp" "$metrics" >"$cfg"
 	timeout 900 "$work/otelcol" --config "$cfg" >"$work/$1.log" 2>&1 &
@@ -217,7 +215,7 @@ redis_cpu() {
 
 if [[ " $pipelines " == *" redis-"* ]]; then
 	command -v redis-server >/dev/null || { echo "redis-server is not installed: apt-get install -y redis-server" >&2; exit 1; }
-	redis_port=$(free_port)
+	free_port redis_port
 	redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --logfile "$work/redis.log" &
 	redis_pid=$!
 	wait_for 10 redis-cli -p "$redis_port" ping >/dev/null 2>&1

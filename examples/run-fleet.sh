@@ -24,22 +24,8 @@ command -v redis-server >/dev/null || { echo "redis-server is not installed: apt
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/spanlinks-fleet.XXXXXX")
 say() { printf '\n==> %s\n' "$*"; }
 
-# free_port prints a loopback port nothing listens on now.
-used=" "
-free_port() {
-	local p
-	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 40000))
-		case "$used" in *" $p "*) continue ;; esac
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			used="$used$p "
-			echo "$p"
-			return
-		fi
-	done
-	echo "no free port found" >&2
-	exit 1
-}
+# free_port NAME...: free loopback ports (scripts/free-port.sh).
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/free-port.sh"
 
 pids=()
 cleanup() {
@@ -52,7 +38,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-redis_port=$(free_port)
+free_port redis_port
 say "starting redis-server on 127.0.0.1:$redis_port"
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" --logfile "$tmp/redis.log" &
 pids+=($!)
@@ -66,7 +52,7 @@ done
 declare -A grpc_addr metrics_url
 start_collector() {
 	local name=$1 grpc http mport
-	grpc=$(free_port) http=$(free_port) mport=$(free_port)
+	free_port grpc http mport
 	grpc_addr[$name]=127.0.0.1:$grpc
 	metrics_url[$name]=http://127.0.0.1:$mport/metrics
 	cat >"$tmp/$name.yaml" <<YAML

@@ -24,18 +24,9 @@ cd "$(dirname "$0")/.."
 backend_bin=$(realpath "${3:-dist/otelcol-spanlinks}")
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/readme-pipeline.XXXXXX")
 
-# free_port prints a loopback port nothing listens on.
-free_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 40000))
-		if ! timeout 2 bash -c ": </dev/tcp/127.0.0.1/$p" 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-}
-grpc=$(free_port) http=$(free_port) metrics=$(free_port) backend=$(free_port) backend_metrics=$(free_port)
+# free_port NAME...: free loopback ports.
+source scripts/free-port.sh
+free_port grpc http metrics backend backend_metrics
 
 # The example, as the README has it: the first yaml block of its section.
 awk '/^## Where it goes in a pipeline/ { in_section = 1; next }
