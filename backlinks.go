@@ -1,13 +1,46 @@
 package spanlinksprocessor
 
 import (
+	"context"
 	"encoding/hex"
 	"strings"
+	"time"
 
 	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
+
+// backlink writes on every span of td the backlinks whose index entries
+// were added after since (step 5), and returns how many spans got their
+// first backlinks. The spans are looked up together, then written in
+// order.
+func (p *spanLinksProcessor) backlink(ctx context.Context, td ptrace.Traces, since time.Time) int {
+	if p.index.Empty() || td.ResourceSpans().Len() == 0 {
+		return 0 // nothing links anywhere, or nothing to look up
+	}
+	b := p.cfg.Backlinks
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	q := &sc.lookups
+	defer q.Reset()
+	parts := newPartitions(b.Partition)
+	eachSpan(td, func(rs ptrace.ResourceSpans, span ptrace.Span) {
+		q.Add(linkindex.KeyOf(span.TraceID(), span.SpanID()).In(parts.of(ctx, rs)))
+	})
+	if err := p.index.Lookup(ctx, q, since, b.MaxBacklinksPerSpan); err != nil {
+		p.indexFailed(opLookup, err)
+		return 0
+	}
+	n, i := 0, 0
+	eachSpan(td, func(_ ptrace.ResourceSpans, span ptrace.Span) {
+		if writeBacklinks(span, q.Result(i), b.MaxBacklinksPerSpan, b.EmitLinks) {
+			n++
+		}
+		i++
+	})
+	return n
+}
 
 // isBacklink reports whether l is a reverse link written by this processor.
 func isBacklink(l ptrace.SpanLink) bool {
@@ -119,4 +152,20 @@ func stringSlice(attrs pcommon.Map, key string) pcommon.Slice {
 		return v.Slice()
 	}
 	return attrs.PutEmptySlice(key)
+}
+
+// eachSpan calls f on every span of td, in order, with the resource it is
+// under.
+func eachSpan(td ptrace.Traces, f func(rs ptrace.ResourceSpans, s ptrace.Span)) {
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				f(rs, spans.At(k))
+			}
+		}
+	}
 }

@@ -10,6 +10,8 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/spanlinks/spanlinksprocessor/internal/hold"
 )
 
 // Truncation is the strategy that chooses the links kept beyond
@@ -36,7 +38,7 @@ const (
 	// HoldNone holds no span: only linkers that arrived first give backlinks.
 	HoldNone HoldMode = "none"
 	// HoldAuto holds the classes of span that links target, learnt as
-	// links arrive (hold_auto.go); spans of other classes pass at once.
+	// links arrive; spans of other classes pass at once.
 	HoldAuto HoldMode = "auto"
 )
 
@@ -90,10 +92,35 @@ type BacklinksConfig struct {
 	MaxBacklinksPerSpan int `mapstructure:"max_backlinks_per_span"`
 	// EmitLinks adds a reverse link to each linking span on the origin span.
 	EmitLinks bool `mapstructure:"emit_links"`
-	// Partition keeps tenants apart (config_partition.go).
+	// Partition keeps tenants apart.
 	Partition PartitionConfig `mapstructure:"partition"`
-	// Index chooses where the link index lives (config_index.go).
+	// Index chooses where the link index lives.
 	Index IndexConfig `mapstructure:"index"`
+}
+
+// PartitionConfig is backlinks.partition: where a span's tenant comes from.
+// Links pair only within one tenant's partition, and when the hold is full
+// the partition holding the most gives way first. At most one of the two
+// keys is set; with neither, every span is in one partition.
+type PartitionConfig struct {
+	// MetadataKey is a client.Info metadata key (the receiver needs
+	// include_metadata): its first value names the tenant of every span of
+	// a request.
+	MetadataKey string `mapstructure:"metadata_key"`
+	// ResourceAttribute is a resource attribute whose value, as a string,
+	// names the tenant of the spans under the resource.
+	ResourceAttribute string `mapstructure:"resource_attribute"`
+}
+
+// on reports whether spans are partitioned.
+func (c PartitionConfig) on() bool { return c.MetadataKey != "" || c.ResourceAttribute != "" }
+
+// validate refuses both keys set, naming them.
+func (c PartitionConfig) validate() error {
+	if c.MetadataKey != "" && c.ResourceAttribute != "" {
+		return fmt.Errorf("backlinks.partition: metadata_key %q and resource_attribute %q are both set; set at most one", c.MetadataKey, c.ResourceAttribute)
+	}
+	return nil
 }
 
 // Hold is the backlinks.hold setting: "all", "none", "auto", or a list of OTTL span
@@ -126,6 +153,19 @@ func createDefaultConfig() component.Config {
 		},
 	}
 }
+
+// Unmarshal reads the processor's configuration. An unknown key is
+// refused by name, with the keys there are.
+func (c *Config) Unmarshal(conf *confmap.Conf) error {
+	if err := unknownKeys(conf.ToStringMap(), Config{}); err != nil {
+		return err
+	}
+	return conf.Unmarshal((*configKeys)(c))
+}
+
+// configKeys is Config without its methods, so that decoding it does not
+// call Unmarshal again.
+type configKeys Config
 
 // Unmarshal reads the backlinks section; hold takes a string or a list.
 // An unknown key is refused by name, with the keys there are.
@@ -239,7 +279,7 @@ func (h Hold) validate() error {
 		if len(h.Conditions) == 0 {
 			return errors.New("hold: [] is an empty list; use all, none, auto or at least one OTTL condition")
 		}
-		_, err := newHoldMatcher(h.Conditions, component.TelemetrySettings{})
+		_, err := hold.NewMatcher(h.Conditions, component.TelemetrySettings{})
 		return err
 	default:
 		return fmt.Errorf("hold: %q is neither %q, %q, %q nor a list of OTTL conditions", h.Mode, HoldAll, HoldNone, HoldAuto)

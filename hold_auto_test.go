@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
@@ -16,6 +15,9 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/spanlinks/spanlinksprocessor/internal/hold"
+	"github.com/spanlinks/spanlinksprocessor/internal/learner"
 )
 
 // orderAPIHealth adds health-check spans first..last of order-api, the
@@ -77,21 +79,21 @@ func TestHoldAutoAcceptance(t *testing.T) {
 	n, took := consume(0, both(orders(1, 10), orderAPIHealth(1, 5)))
 	assert.Equal(t, 15, n, "every span leaves in its own ConsumeTraces call")
 	t.Logf("0s: %d of 15 spans left in the call, which took %s (clock not moved: 0s delay)", n, took)
-	assert.Zero(t, p.hold.len())
+	assert.Zero(t, p.hold.Len())
 
 	// 1s: batch 1 links its orders, gone: 10 missed backlinks, and their
 	// class is learnt.
 	n, _ = consume(1*sec, func(td ptrace.Traces) { batchSpan(td, 1, 1, 10) })
 	assert.Equal(t, 1, n, "the batch span's class is not linked to: it passes")
 	assert.Equal(t, int64(10), metricValue(t, tel, metricMissedBacklinks, ""))
-	assert.Equal(t, []classKey{{service: "order-api", name: "receive-order", kind: ptrace.SpanKindServer}}, p.learn.heldClasses())
+	assert.Equal(t, []learner.Class{{Service: "order-api", Name: "receive-order", Kind: ptrace.SpanKindServer}}, p.learn.HeldClasses())
 
 	// 2s: batch 2's orders and 5 health checks: the health checks leave in
 	// the call, the orders are held.
 	n, took = consume(2*sec, both(orders(11, 20), orderAPIHealth(6, 10)))
 	assert.Equal(t, 5, n, "health checks leave at once")
-	t.Logf("2s: %d health checks left in the call, which took %s; %d orders held", n, took, p.hold.len())
-	assert.Equal(t, 10, p.hold.len())
+	t.Logf("2s: %d health checks left in the call, which took %s; %d orders held", n, took, p.hold.Len())
+	assert.Equal(t, 10, p.hold.Len())
 
 	// 3s: batch 2 links them, held: nothing missed.
 	n, _ = consume(3*sec, func(td ptrace.Traces) { batchSpan(td, 2, 11, 20) })
@@ -117,7 +119,7 @@ func TestHoldAutoAcceptance(t *testing.T) {
 		assert.Equal(t, want, got["receive-order/"+spanID(kindOrder, i).String()], "order %d", i)
 	}
 	assert.Equal(t, int64(10), metricValue(t, tel, metricBacklinkedSpans, ""))
-	assert.Equal(t, int64(10), metricValue(t, tel, metricReleasedSpans, releaseWindow))
+	assert.Equal(t, int64(10), metricValue(t, tel, metricReleasedSpans, hold.ReasonWindow))
 }
 
 // TestMissedBacklinksEveryMode: a link to a span that passed unheld within
@@ -163,60 +165,6 @@ func TestMissedBacklinksEveryMode(t *testing.T) {
 			require.NoError(t, p.Shutdown(ctx))
 		})
 	}
-}
-
-// TestLearnerSpanBound: past its limit the learner forgets the spans that
-// passed first; a link to one of them is no longer a miss.
-func TestLearnerSpanBound(t *testing.T) {
-	l := newLearner(true, 30*time.Second, 3, nil)
-	l.passed(inputOf(orders(1, 5)), start)
-	spans, classes := l.remembered()
-	assert.Equal(t, 3, spans)
-	assert.Equal(t, 1, classes)
-	var b linkindex.Links
-	for i := 1; i <= 5; i++ {
-		b.Link(linkindex.KeyOf(traceID(kindOrder, i), spanID(kindOrder, i)))
-	}
-	b.Linker(linkindex.KeyOf(traceID(kindBatch, 1), spanID(kindBatch, 1)), "process-batch", false)
-	assert.Equal(t, 3, l.links(&b, start), "orders 3-5 are remembered, 1 and 2 evicted")
-
-	// A window later every span is forgotten.
-	l.expire(start.Add(30 * time.Second))
-	spans, _ = l.remembered()
-	assert.Zero(t, spans)
-	assert.Zero(t, l.links(&b, start.Add(30*time.Second)))
-}
-
-// TestClassTableBound: past its limit a new class takes the slot of one
-// not used since the clock hand passed; refs to the old class go stale.
-func TestClassTableBound(t *testing.T) {
-	tab := classTable{ids: map[classKey]int32{}, limit: 2}
-	a := tab.intern(classKey{service: "a", name: "x"})
-	b := tab.intern(classKey{service: "b", name: "x"})
-	assert.NotEqual(t, a, b, "same name, two services: two classes")
-	c := tab.intern(classKey{service: "c", name: "x"})
-	assert.Len(t, tab.slots, 2)
-	assert.Len(t, tab.ids, 2)
-	assert.Nil(t, tab.get(a), "a, the oldest, was evicted")
-	require.NotNil(t, tab.get(b))
-	require.NotNil(t, tab.get(c))
-	assert.Equal(t, "c", tab.get(c).key.service)
-}
-
-// TestClassOfCutsNames: a hostile name cannot grow the class table: names
-// are cut to maxClassNameBytes on a rune boundary.
-func TestClassOfCutsNames(t *testing.T) {
-	long := "é"
-	for len(long) < 2*maxClassNameBytes {
-		long += "é"
-	}
-	td := ptrace.NewTraces()
-	s := addSpan(td, long, traceID(kindOrder, 1), spanID(kindOrder, 1), long)
-	k := classOf(td.ResourceSpans().At(0), s)
-	assert.LessOrEqual(t, len(k.name), maxClassNameBytes)
-	assert.Greater(t, len(k.name), maxClassNameBytes-2)
-	assert.Equal(t, k.name, k.service)
-	assert.True(t, len(k.name)%2 == 0, "cut between two-byte runes")
 }
 
 // TestHoldAutoConfig: auto is a hold mode like all and none.
@@ -365,17 +313,5 @@ func TestHoldAutoConcurrent(t *testing.T) {
 	for k, n := range seen {
 		assert.Equal(t, 1, n, k)
 	}
-	assert.Contains(t, p.learn.heldClasses(), classKey{service: "order-api", name: "receive-order", kind: ptrace.SpanKindServer})
-}
-
-// TestLearnerWindowExact: a span that passed a window or more before a
-// link is not a miss, even before the release loop expires it.
-func TestLearnerWindowExact(t *testing.T) {
-	l := newLearner(false, 30*time.Second, 10, nil)
-	l.passed(inputOf(orders(1, 1)), start)
-	var b linkindex.Links
-	b.Link(linkindex.KeyOf(traceID(kindOrder, 1), spanID(kindOrder, 1)))
-	b.Linker(linkindex.KeyOf(traceID(kindBatch, 1), spanID(kindBatch, 1)), "process-batch", false)
-	assert.Equal(t, 1, l.links(&b, start.Add(30*time.Second-1)))
-	assert.Zero(t, l.links(&b, start.Add(30*time.Second)))
+	assert.Contains(t, p.learn.HeldClasses(), learner.Class{Service: "order-api", Name: "receive-order", Kind: ptrace.SpanKindServer})
 }

@@ -7,6 +7,8 @@ import (
 
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/spanlinks/spanlinksprocessor/internal/hold"
 )
 
 // typicalBatch is what an OTLP exporter sends: 100 server spans, each with
@@ -84,7 +86,7 @@ func holdMemory(b *testing.B, batch func(i int) ptrace.Traces) {
 		size := 0
 		for i := 0; i < batches; i++ {
 			keep = append(keep, batch(i))
-			size += heldSize(keep[i])
+			size += hold.Size(keep[i])
 		}
 		data = float64(liveHeap()-base) / (batches * 100)
 		proto = float64(size) / (batches * 100)
@@ -100,8 +102,8 @@ func holdMemory(b *testing.B, batch func(i int) ptrace.Traces) {
 			}
 		}
 		held := liveHeap()
-		if p.hold.len() != batches*100 {
-			b.Fatalf("held %d spans, want %d", p.hold.len(), batches*100)
+		if p.hold.Len() != batches*100 {
+			b.Fatalf("held %d spans, want %d", p.hold.Len(), batches*100)
 		}
 		total = float64(held-base) / (batches * 100)
 		runtime.KeepAlive(p)
@@ -120,8 +122,37 @@ func BenchmarkHeldSize(b *testing.B) {
 	size := 0
 	b.ReportAllocs()
 	for b.Loop() {
-		size = heldSize(td)
+		size = hold.Size(td)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/span")
 	b.ReportMetric(float64(size)/100, "proto-bytes/span")
+}
+
+// BenchmarkConsumeHoldMode measures ConsumeTraces per span of typical
+// batches that nothing links to, which every mode but all passes at once:
+// none (the spans remembered for missed backlinks) and auto (each span's
+// class looked up too).
+func BenchmarkConsumeHoldMode(b *testing.B) {
+	for _, mode := range []HoldMode{HoldNone, HoldAuto} {
+		b.Run(string(mode), func(b *testing.B) {
+			cfg := createDefaultConfig().(*Config)
+			cfg.Backlinks.Hold = Hold{Mode: mode}
+			p := newTestProcessor(b, cfg, consumertest.NewNop(), &fakeClock{t: start})
+			in := make([]ptrace.Traces, 1000)
+			for i := range in {
+				in[i] = typicalBatch(i)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				td := ptrace.NewTraces()
+				in[i%len(in)].CopyTo(td)
+				if err := p.ConsumeTraces(context.Background(), td); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(i*100), "ns/span")
+		})
+	}
 }

@@ -2,53 +2,76 @@ package spanlinksprocessor
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
+	"github.com/spanlinks/spanlinksprocessor/internal/redisindex"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
 )
 
-// linkIndex is the one seam between the processor and the index of links
-// (docs/contract.md, "Index" and "Backlink"): it maps link targets to the
-// spans that link to them. Work goes through it a batch at a time, so that
-// an index can take one lock per shard, or one round trip per batch,
-// instead of one per link or span. Implementations are safe for concurrent
-// use; internal/linkindex/linkindextest is the suite each one passes.
-type linkIndex interface {
-	// Add records the links gathered in b, seen at now.
-	Add(ctx context.Context, b *linkindex.Links, now time.Time) error
-	// Lookup finds, for every span gathered in q, the linkers whose entries
-	// were added after since, listing the oldest limit of them, and stores
-	// them in q. Each span is looked up once: when it passes, or when it
-	// leaves the hold, so that each linker counts once.
-	Lookup(ctx context.Context, q *linkindex.Targets, since time.Time, limit int) error
-	// Expire drops the entries older than the index's lifetime.
-	Expire(now time.Time)
-	// Empty reports whether the index surely holds no entry; it is cheap,
-	// so that a batch skips its lookups while nothing links anywhere. An
-	// index shared with other collectors (Redis) answers false.
-	Empty() bool
-	// Stats reports the entries held, expired and evicted; a shared index
-	// reports those this collector added.
-	Stats() linkindex.Stats
-	// Close releases what the index holds outside the process.
-	Close() error
-}
-
-var _ linkIndex = (*linkindex.Memory)(nil)
+// The index seam (docs/contract.md, "Index" and "Beyond one collector"):
+// the processor talks to the index only through linkindex.Index, in
+// memory or on Redis, as backlinks.index configures.
+var (
+	_ linkindex.Index = (*linkindex.Memory)(nil)
+	_ linkindex.Index = (*redisindex.Index)(nil)
+)
 
 // newLinkIndex returns the index that cfg configures, whose entries live
 // for lifetime; failed hears of the failures no method returns, and now is
 // the clock of the times the processor gives the index.
-func newLinkIndex(cfg *BacklinksConfig, lifetime time.Duration, failed func(op string, err error), now func() time.Time) (linkIndex, error) {
+func newLinkIndex(cfg *BacklinksConfig, lifetime time.Duration, failed func(op string, err error), now func() time.Time, log *zap.Logger) (linkindex.Index, error) {
 	if cfg.Index.Backend == IndexRedis {
-		return newRedisIndex(cfg.Index.Redis, lifetime, failed, now)
+		return newRedisIndex(cfg.Index.Redis, lifetime, failed, now, log)
 	}
 	return linkindex.NewMemory(lifetime, cfg.MaxIndexEntries), nil
 }
 
-// gatherLinks adds to b the links of span that the index records: the
-// kept, valid ones that this processor did not add, in partition part:
+// newRedisIndex returns the link index on the Redis that cfg names, and
+// logs where it is. It does not connect: a Redis that is down at start-up
+// costs failed operations (counted, logged, backed off), not a collector
+// that fails to start.
+func newRedisIndex(cfg RedisConfig, lifetime time.Duration, failed func(op string, err error), now func() time.Time, log *zap.Logger) (linkindex.Index, error) {
+	tls, err := cfg.TLS.LoadTLSConfig(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("backlinks.index.redis.tls: %w", err)
+	}
+	ix, err := redisindex.New(redisindex.Options{
+		Endpoints: cfg.Endpoints,
+		Cluster:   cfg.Cluster,
+		Username:  cfg.Username,
+		Password:  string(cfg.Password),
+		DB:        cfg.DB,
+		TLS:       tls,
+		KeyPrefix: cfg.KeyPrefix,
+		Timeout:   cfg.Timeout,
+		Lifetime:  lifetime,
+		Clock:     now,
+		// Only Expire's clock resync reports through Failed; Add and
+		// Lookup return their errors.
+		Failed: func(_ string, err error) { failed(opClock, err) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("backlinks.index.redis: %w", err)
+	}
+	log.Info("Link index on Redis", redisFields(cfg)...)
+	return ix, nil
+}
+
+// redisFields names the Redis an index is on, for its logs: never the
+// credentials.
+func redisFields(cfg RedisConfig) []zap.Field {
+	return []zap.Field{
+		zap.Strings("endpoints", cfg.Endpoints),
+		zap.Bool("cluster", cfg.Cluster),
+		zap.String("key_prefix", cfg.KeyPrefix),
+	}
+}
+
+// gatherLinks adds to b the links of span that the index records (step 4):
+// the kept, valid ones that this processor did not add, in partition part:
 // links pair only within the linker's partition.
 func gatherLinks(b *linkindex.Links, span ptrace.Span, part linkindex.Partition) {
 	links := span.Links()

@@ -9,13 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/spanlinks/spanlinksprocessor/internal/hold"
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 )
 
 // The code in internal/metadata and documentation.md are generated from
@@ -77,7 +79,7 @@ func recordedMetrics(t *testing.T) map[string]metricdata.Metrics {
 	t.Helper()
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	tm, err := newTelemetry(tel.NewTelemetrySettings(), newHold(1, 10, 1000), linkindex.NewMemory(time.Second, 10))
+	tm, err := newTelemetry(tel.NewTelemetrySettings(), hold.New(1, 10, 1000), linkindex.NewMemory(time.Second, 10))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, tm.shutdown()) })
 	ctx := context.Background()

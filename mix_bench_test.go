@@ -9,11 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
-	"github.com/spanlinks/spanlinksprocessor/internal/redistest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
+	"github.com/spanlinks/spanlinksprocessor/internal/redistest"
 )
 
 // The mix benchmarks measure the processor per span over realistic inputs
@@ -373,8 +374,8 @@ func runner(b *testing.B, m benchMix, kind string) *mixRunner {
 		r.full = func() bool {
 			// An index still empty after a batch: the mix has no links.
 			return (p.index == nil || p.index.Empty() || p.index.Stats().Evicted > 0) &&
-				(p.hold == nil || p.hold.len() > cfg.Backlinks.MaxHeldSpans-benchBatchSpans) &&
-				(p.learn == nil || p.learn.spans.len() > cfg.Backlinks.MaxIndexEntries-benchBatchSpans)
+				(p.hold == nil || p.hold.Len() > cfg.Backlinks.MaxHeldSpans-benchBatchSpans) &&
+				(p.learn == nil || func() bool { n, _ := p.learn.Remembered(); return n > cfg.Backlinks.MaxIndexEntries-benchBatchSpans }())
 		}
 	}
 	// Warm up until the index, the hold or the floor's map is full, or

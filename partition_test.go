@@ -4,11 +4,12 @@ import (
 	"context"
 	"testing"
 
-	"github.com/spanlinks/spanlinksprocessor/internal/redistest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/spanlinks/spanlinksprocessor/internal/redistest"
 )
 
 // partitionModes are the two ways of naming a tenant, and how a test sends
@@ -193,12 +194,12 @@ func TestPartitionHoldAutoLearnsWithinTenant(t *testing.T) {
 			require.NoError(t, m.send(p, "B", inputOf(orders(1, 2))))
 			require.NoError(t, m.send(p, "A", inputOf(func(td ptrace.Traces) { batchSpan(td, 1, 1, 2) })))
 			if m.cfg == (PartitionConfig{}) {
-				assert.Len(t, p.learn.heldClasses(), 1, "unpartitioned, A's links teach B's class")
+				assert.Len(t, p.learn.HeldClasses(), 1, "unpartitioned, A's links teach B's class")
 				return
 			}
-			assert.Empty(t, p.learn.heldClasses(), "A's links taught a class")
+			assert.Empty(t, p.learn.HeldClasses(), "A's links taught a class")
 			require.NoError(t, m.send(p, "B", inputOf(func(td ptrace.Traces) { batchSpan(td, 2, 1, 2) })))
-			assert.Len(t, p.learn.heldClasses(), 1, "B's own batch teaches B's class")
+			assert.Len(t, p.learn.HeldClasses(), 1, "B's own batch teaches B's class")
 		})
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spanlinks/spanlinksprocessor/internal/hold"
+	"github.com/spanlinks/spanlinksprocessor/internal/learner"
 	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component"
@@ -24,13 +26,13 @@ type spanLinksProcessor struct {
 	logger *zap.Logger
 	now    func() time.Time // the clock; tests inject their own
 
-	index  linkIndex     // nil when backlinks are disabled
-	hold   *hold         // nil when no span is held
-	holdIf spanChooser   // nil when every span is held
-	learn  *learner      // the spans that passed unheld, hold: auto's classes; nil when backlinks are disabled
-	tick   time.Duration // how often the release loop checks for due spans; 0: only when woken
-	reach  time.Duration // how long before a span arrived its linkers count: the window and a tick
-	manual bool          // tests: Start starts no release loop; the test calls releaseDue
+	index  linkindex.Index  // nil when backlinks are disabled
+	hold   *hold.Hold       // nil when no span is held
+	holdIf hold.Chooser     // nil when every span is held
+	learn  *learner.Learner // the spans that passed unheld, hold: auto's classes; nil when backlinks are disabled
+	tick   time.Duration    // how often the release loop checks for due spans; 0: only when woken
+	reach  time.Duration    // how long before a span arrived its linkers count: the window and a tick
+	manual bool             // tests: Start starts no release loop; the test calls releaseDue
 
 	tel     *telemetry
 	dropLog *zap.Logger // nil unless debug logging is on
@@ -57,22 +59,25 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*s
 		p.reach = b.Window + p.tick
 		lifetime := p.reach
 		if b.Hold.Mode != HoldNone {
-			p.hold = newHold(b.Window, b.MaxHeldSpans, b.MaxHeldBytes)
+			p.hold = hold.New(b.Window, b.MaxHeldSpans, b.MaxHeldBytes)
 			// A held span is looked up once, on release, up to a reach
 			// after it arrived, for the linkers of up to a reach before:
 			// index entries live for both.
 			lifetime = 2 * p.reach
 		}
 		var err error
-		if p.index, err = newLinkIndex(&cfg.Backlinks, lifetime, p.indexFailed, func() time.Time { return p.now() }); err != nil {
+		if p.index, err = newLinkIndex(&cfg.Backlinks, lifetime, p.indexFailed, func() time.Time { return p.now() }, set.Logger); err != nil {
 			return nil, err
 		}
-		p.learn = newLearner(b.Hold.Mode == HoldAuto, b.Window, b.MaxIndexEntries, p.dropLog)
+		p.learn = learner.New(learner.Options{
+			Auto: b.Hold.Mode == HoldAuto, Window: b.Window, Limit: b.MaxIndexEntries,
+			Log: p.dropLog, Marker: attrBacklinksCount,
+		})
 		if b.Hold.Mode == HoldAuto {
 			p.holdIf = p.learn
 		}
 		if b.Hold.Mode == "" {
-			m, err := newHoldMatcher(b.Hold.Conditions, set.TelemetrySettings)
+			m, err := hold.NewMatcher(b.Hold.Conditions, set.TelemetrySettings)
 			if err != nil {
 				return nil, err
 			}
@@ -82,6 +87,9 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*s
 	var err error
 	if p.tel, err = newTelemetry(set.TelemetrySettings, p.hold, p.index); err != nil {
 		return nil, fmt.Errorf("creating the spanlinks metrics: %w", err)
+	}
+	if p.index != nil && cfg.Backlinks.Index.Backend == IndexRedis {
+		p.tel.indexFailures.log = p.tel.indexFailures.log.With(redisFields(cfg.Backlinks.Index.Redis)...)
 	}
 	return p, nil
 }
@@ -141,7 +149,7 @@ func (p *spanLinksProcessor) Shutdown(ctx context.Context) error {
 		p.stop = nil
 	}
 	if p.hold != nil {
-		p.release(p.hold.close(), p.now())
+		p.release(p.hold.Close(), p.now())
 	}
 	var err error
 	if p.index != nil {
@@ -150,15 +158,18 @@ func (p *spanLinksProcessor) Shutdown(ctx context.Context) error {
 	return errors.Join(err, p.tel.shutdown())
 }
 
-// ConsumeTraces repairs, annotates and indexes the links of every span in
-// td, writes the backlinks known so far, and holds or forwards the spans.
+// ConsumeTraces applies the contract's steps to every span of td, in
+// order: 1-3 repair and annotate links, 4 index them, 5 write the
+// backlinks known so far on the spans that pass now, 6 hold the others;
+// then it forwards what passes.
 func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
 	now := p.now()
 	var c counts
 	defer p.tel.record(ctx, &c)
 	stripOwned(td) // the spanlinks. namespace is the processor's
-	sc := scratchPool.Get().(*scratch)
 	parts := newPartitions(p.cfg.Backlinks.Partition)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
 	eachLinkingSpan(td, func(rs ptrace.ResourceSpans, span ptrace.Span) {
 		st := repairLinks(span, p.cfg, sc, p.dropLog) // 1. validate, 2. truncate
 		c.addLinks(st)
@@ -166,81 +177,36 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 			c.batchSpans++
 		}
 		if p.index != nil {
-			gatherLinks(&sc.links, span, parts.of(ctx, rs)) // 4. index: gathered here,
+			gatherLinks(&sc.links, span, parts.of(ctx, rs)) // 4. index: gathered here
 		}
 	})
-	if p.index != nil && sc.links.Len() > 0 {
-		// and added for the whole batch; links to spans that passed
-		// unheld are missed backlinks, which teach hold: auto.
-		c.missedBacklinks += p.learn.links(&sc.links, now)
-		if err := p.index.Add(ctx, &sc.links, now); err != nil {
-			p.indexFailed(opAdd, err)
-		}
-		sc.links.Reset()
-	}
-	scratchPool.Put(sc)
 	if p.index == nil {
 		return p.next.ConsumeTraces(ctx, td)
 	}
-	if p.hold != nil {
-		// 6. Hold: the spans to hold leave td; they are looked up once,
-		// when they are released. Spans that became due to make room go
-		// to the release loop.
-		if held, n := p.takeHeld(ctx, td); n > 0 {
-			p.eachPartition(ctx, held, n, func(pb partBatch) {
-				switch p.hold.add(pb.td, pb.spans, heldSize(pb.td), pb.part, client.FromContext(ctx), now) {
-				case holdWaitsMadeDue:
-					p.kick()
-				case holdPasses:
-					// The hold is full and the release loop behind, or
-					// the spans' partition holds the most: they pass
-					// now, not held, rather than wait or grow the hold.
-					p.kick() // what became due before it gave way
-					p.tel.releasedSpans.Add(ctx, int64(pb.spans), p.tel.releaseReason[releaseFull])
-					pb.td.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
-				}
-			})
-		}
-		if td.ResourceSpans().Len() == 0 {
-			return nil
-		}
+	p.addLinks(ctx, &sc.links, now, &c)                         // 4. and added for the whole batch
+	held, n := p.takeHeld(ctx, td)                              // the spans step 6 holds get backlinks on release
+	c.backlinkedSpans += p.backlink(ctx, td, now.Add(-p.reach)) // 5. backlink
+	c.backlinkedSpans += p.holdSpans(ctx, held, n, td, now)     // 6. hold
+	if td.ResourceSpans().Len() == 0 {
+		return nil
 	}
-	// 5. Backlink the spans that pass now, in a second pass so that the
-	// order of spans within td does not matter.
-	c.backlinkedSpans += p.backlink(ctx, td, now.Add(-p.reach))
 	// Remembered for a window: links to them, in their partition, are missed.
-	p.learn.passedIn(td, now, func(rs ptrace.ResourceSpans) linkindex.Partition { return parts.of(ctx, rs) })
+	p.learn.Passed(td, now, func(rs ptrace.ResourceSpans) linkindex.Partition { return parts.of(ctx, rs) })
 	return p.next.ConsumeTraces(ctx, td)
 }
 
-// backlink writes on every span of td the backlinks whose index entries
-// were added after since, and returns how many spans got their first
-// backlinks. The spans are looked up together, then written in order.
-func (p *spanLinksProcessor) backlink(ctx context.Context, td ptrace.Traces, since time.Time) int {
-	if p.index.Empty() {
-		return 0 // nothing links anywhere: no span has backlinks
+// addLinks adds the links gathered in b to the index, at now (step 4),
+// and resets b. Links to spans that passed unheld are missed backlinks,
+// which teach hold: auto.
+func (p *spanLinksProcessor) addLinks(ctx context.Context, b *linkindex.Links, now time.Time, c *counts) {
+	if b.Len() == 0 {
+		return
 	}
-	b := p.cfg.Backlinks
-	sc := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(sc)
-	q := &sc.lookups
-	defer q.Reset()
-	parts := newPartitions(b.Partition)
-	eachSpan(td, func(rs ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) {
-		q.Add(linkindex.KeyOf(span.TraceID(), span.SpanID()).In(parts.of(ctx, rs)))
-	})
-	if err := p.index.Lookup(ctx, q, since, b.MaxBacklinksPerSpan); err != nil {
-		p.indexFailed(opLookup, err)
-		return 0
+	c.missedBacklinks += p.learn.Links(b, now)
+	if err := p.index.Add(ctx, b, now); err != nil {
+		p.indexFailed(opAdd, err)
 	}
-	n, i := 0, 0
-	eachSpan(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) {
-		if writeBacklinks(span, q.Result(i), b.MaxBacklinksPerSpan, b.EmitLinks) {
-			n++
-		}
-		i++
-	})
-	return n
+	b.Reset()
 }
 
 // releaseDue drops the index entries older than the window, makes due the
@@ -250,23 +216,23 @@ func (p *spanLinksProcessor) backlink(ctx context.Context, td ptrace.Traces, sin
 func (p *spanLinksProcessor) releaseDue(stop <-chan struct{}) {
 	now := p.now()
 	p.index.Expire(now)
-	p.learn.expire(now)
+	p.learn.Expire(now)
 	if p.hold == nil {
 		return
 	}
-	p.hold.expire(now)
+	p.hold.Expire(now)
 	for {
 		select {
 		case <-stop:
 			return // Shutdown releases the rest
 		default:
 		}
-		b, ok := p.hold.next()
+		b, ok := p.hold.Next()
 		if !ok {
 			return
 		}
-		p.release([]heldBatch{b}, now)
-		p.hold.done(b)
+		p.release([]hold.Batch{b}, now)
+		p.hold.Done(b)
 	}
 }
 
@@ -274,21 +240,21 @@ func (p *spanLinksProcessor) releaseDue(stop <-chan struct{}) {
 // held, and forwards them under the client information they arrived with.
 // A downstream error is logged and counted: the caller that handed the
 // spans over has long returned.
-func (p *spanLinksProcessor) release(batches []heldBatch, now time.Time) {
+func (p *spanLinksProcessor) release(batches []hold.Batch, now time.Time) {
 	if len(batches) == 0 {
 		return
 	}
 	var c counts
 	for _, b := range batches {
-		ctx := client.NewContext(context.Background(), b.client)
-		c.backlinkedSpans += p.backlink(ctx, b.td, b.arrived.Add(-p.reach))
-		p.learn.released(b.td, now)
-		p.tel.releasedSpans.Add(ctx, int64(b.spans), p.tel.releaseReason[b.reason])
-		if err := p.next.ConsumeTraces(ctx, b.td); err != nil {
-			p.tel.releaseErrors.Add(ctx, int64(b.spans))
+		ctx := client.NewContext(context.Background(), b.Client)
+		c.backlinkedSpans += p.backlink(ctx, b.Traces, b.Arrived.Add(-p.reach))
+		p.learn.Released(b.Traces, now)
+		p.tel.releasedSpans.Add(ctx, int64(b.Spans), p.tel.releaseReason[b.Reason])
+		if err := p.next.ConsumeTraces(ctx, b.Traces); err != nil {
+			p.tel.releaseErrors.Add(ctx, int64(b.Spans))
 			p.logger.Error("Failed to forward released spans",
-				zap.String("reason", b.reason), zap.Int("spans", b.spans),
-				zap.Duration("held", now.Sub(b.arrived)), zap.Error(err))
+				zap.String("reason", b.Reason), zap.Int("spans", b.Spans),
+				zap.Duration("held", now.Sub(b.Arrived)), zap.Error(err))
 		}
 	}
 	p.tel.record(context.Background(), &c)

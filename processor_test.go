@@ -127,7 +127,7 @@ func TestHoldOverflowReleasesOldestFirst(t *testing.T) {
 	for i := 1; i <= 6; i++ {
 		require.NoError(t, p.ConsumeTraces(ctx, inputOf(orders(i, i))))
 		p.releaseDue(nil) // as the release loop does when woken
-		assert.LessOrEqual(t, p.hold.len(), 4)
+		assert.LessOrEqual(t, p.hold.Len(), 4)
 	}
 	var released []string
 	for _, td := range sink.AllTraces() {
@@ -147,7 +147,7 @@ func TestBatchLargerThanHoldPassesAtOnce(t *testing.T) {
 	p := newTestProcessor(t, cfg, sink, &fakeClock{t: start})
 	require.NoError(t, p.ConsumeTraces(context.Background(), inputOf(orders(1, 3))))
 	assert.Equal(t, 3, sink.SpanCount())
-	assert.Zero(t, p.hold.len())
+	assert.Zero(t, p.hold.Len())
 }
 
 // TestDisabledBacklinksPassThrough: with backlinks off the processor only

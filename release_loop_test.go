@@ -12,6 +12,8 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/spanlinks/spanlinksprocessor/internal/hold"
 )
 
 // stuckExporter stands for an exporter that retries without a queue: a
@@ -96,12 +98,12 @@ func TestSlowReleaseBlocksNoSender(t *testing.T) {
 	case <-next.entered:
 		t.Fatal("a second call reached the exporter with orders")
 	}
-	assert.Equal(t, 5, p.hold.len(), "3 orders being forwarded, 2 health checks held")
+	assert.Equal(t, 5, p.hold.Len(), "3 orders being forwarded, 2 health checks held")
 
 	next.release()
 	require.NoError(t, p.Shutdown(ctx))
 	assert.Equal(t, 5, next.sink.SpanCount())
-	assert.Zero(t, p.hold.len())
+	assert.Zero(t, p.hold.Len())
 }
 
 // TestFullHoldPassesUnheld: max_held_spans 2 and an exporter stuck on the
@@ -129,14 +131,14 @@ func TestFullHoldPassesUnheld(t *testing.T) {
 	<-next.entered                                                        // and the loop is stuck on them
 	require.NoError(t, p.ConsumeTraces(ctx, inputOf(healthChecks(3, 4))))
 	assert.Equal(t, 2, next.sink.SpanCount(), "the last batch passed in its sender's call")
-	assert.Equal(t, int64(2), metricValue(t, tel, metricReleasedSpans, releaseFull))
-	assert.Equal(t, 4, p.hold.len(), "2 held, 2 being forwarded")
+	assert.Equal(t, int64(2), metricValue(t, tel, metricReleasedSpans, hold.ReasonFull))
+	assert.Equal(t, 4, p.hold.Len(), "2 held, 2 being forwarded")
 
 	shut := make(chan error, 1)
 	go func() { shut <- p.Shutdown(ctx) }()
 	next.release()
 	require.NoError(t, <-shut)
 	assert.Equal(t, 6, next.sink.SpanCount())
-	assert.Equal(t, int64(2), metricValue(t, tel, metricReleasedSpans, releaseCapacity))
-	assert.Equal(t, int64(2), metricValue(t, tel, metricReleasedSpans, releaseShutdown))
+	assert.Equal(t, int64(2), metricValue(t, tel, metricReleasedSpans, hold.ReasonCapacity))
+	assert.Equal(t, int64(2), metricValue(t, tel, metricReleasedSpans, hold.ReasonShutdown))
 }

@@ -3,6 +3,7 @@ package spanlinksprocessor
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -11,19 +12,9 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/spanlinks/spanlinksprocessor/internal/hold"
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"github.com/spanlinks/spanlinksprocessor/internal/metadata"
-)
-
-// Reasons held spans are released, the reason attribute of released_spans
-// (release_reason in metadata.yaml).
-const (
-	releaseWindow   = "window"
-	releaseCapacity = "capacity"
-	releaseShutdown = "shutdown"
-	// releaseFull: spans that were never held, because the hold and the
-	// spans due for release were full, or the batch alone is over the
-	// hold's limits; they passed in their sender's call.
-	releaseFull = "full"
 )
 
 // Reasons index entries leave, the reason attribute of index_evictions
@@ -72,7 +63,7 @@ func reasonOption(r string) metric.MeasurementOption {
 
 // newTelemetry creates the metrics on set's MeterProvider; held and index,
 // either of which may be nil, feed the gauges when they are read.
-func newTelemetry(set component.TelemetrySettings, held *hold, index linkIndex) (*telemetry, error) {
+func newTelemetry(set component.TelemetrySettings, held *hold.Hold, index linkindex.Index) (*telemetry, error) {
 	tb, err := metadata.NewTelemetryBuilder(set)
 	if err != nil {
 		return nil, err
@@ -85,13 +76,13 @@ func newTelemetry(set component.TelemetrySettings, held *hold, index linkIndex) 
 		releaseReason: make(map[string]metric.AddOption, 4),
 		indexFailures: newIndexFailures(tb.ProcessorSpanlinksIndexFailures, set.Logger),
 	}
-	for _, r := range []string{releaseWindow, releaseCapacity, releaseShutdown, releaseFull} {
+	for _, r := range hold.Reasons {
 		t.releaseReason[r] = reasonOption(r)
 	}
 	var errs []error
 	if held != nil {
 		errs = append(errs, tb.RegisterProcessorSpanlinksHeldSpansCallback(func(_ context.Context, o metric.Int64Observer) error {
-			o.Observe(int64(held.len()))
+			o.Observe(int64(held.Len()))
 			return nil
 		}))
 	}
@@ -169,4 +160,52 @@ func dropLogger(log *zap.Logger) *zap.Logger {
 	return log.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
 		return zapcore.NewSamplerWithOptions(c, time.Second, 10, 1000)
 	}))
+}
+
+// The index operations that can fail, the op attribute of index_failures
+// (metadata.yaml lists the same).
+const (
+	opAdd    = "add"
+	opLookup = "lookup"
+	opClock  = "clock"
+)
+
+// opKey is the attribute that tells which index operation failed.
+const opKey = "op"
+
+// indexOps lists every op the code records.
+var indexOps = []string{opAdd, opLookup, opClock}
+
+// indexFailures counts and logs the index's failures: the spans pass with
+// the backlinks known so far. The log is sampled, so that a Redis that is
+// down does not flood it: per 10 seconds, the first of each message, then
+// one in 100.
+type indexFailures struct {
+	counter metric.Int64Counter
+	ops     map[string]metric.AddOption
+	log     *zap.Logger
+}
+
+// newIndexFailures counts failures on counter, the TelemetryBuilder's
+// index_failures, and logs them on logger.
+func newIndexFailures(counter metric.Int64Counter, logger *zap.Logger) *indexFailures {
+	f := &indexFailures{counter: counter, ops: make(map[string]metric.AddOption, len(indexOps))}
+	for _, op := range indexOps {
+		f.ops[op] = metric.WithAttributeSet(attribute.NewSet(attribute.String(opKey, op)))
+	}
+	f.log = logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return zapcore.NewSamplerWithOptions(c, 10*time.Second, 1, 100)
+	}))
+	return f
+}
+
+// failed counts and logs that the index failed to op.
+func (f *indexFailures) failed(op string, err error) {
+	f.counter.Add(context.Background(), 1, f.ops[op])
+	if strings.Contains(err.Error(), "authentication") {
+		f.log.Error("The link index failed: Redis authentication (backlinks.index.redis); spans pass with the backlinks known so far",
+			zap.String("op", op), zap.Error(err))
+		return
+	}
+	f.log.Warn("The link index failed; spans pass with the backlinks known so far", zap.String("op", op), zap.Error(err))
 }

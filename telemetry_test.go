@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
@@ -20,6 +19,9 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/spanlinks/spanlinksprocessor/internal/hold"
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 )
 
 // Names of the processor's metrics, as the collector exports them
@@ -146,15 +148,12 @@ func heldIn(t *testing.T, cfg *Config, td ptrace.Traces) int64 {
 	if b.Hold.Mode == HoldAll {
 		return int64(td.SpanCount())
 	}
-	m, err := newHoldMatcher(b.Hold.Conditions, componenttest.NewNopTelemetrySettings())
+	m, err := hold.NewMatcher(b.Hold.Conditions, componenttest.NewNopTelemetrySettings())
 	require.NoError(t, err)
-	var n int64
-	eachSpan(td, func(rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, s ptrace.Span) {
-		if m.match(context.Background(), rs, ss, s) {
-			n++
-		}
-	})
-	return n
+	in := ptrace.NewTraces()
+	td.CopyTo(in)
+	_, n := hold.Take(context.Background(), in, m)
+	return int64(n)
 }
 
 // TestMetricsByReason pins the reasons in the scenarios built to show them.
@@ -172,13 +171,13 @@ func TestMetricsByReason(t *testing.T) {
 		{"self-link", metricLinksDropped, dropSelf, 2},
 		{"truncate-sample", metricLinksDropped, dropLimit, 172},
 		{"link-attribute-limit", metricLinkAttributesDropped, "", 3},
-		{"hold-overflow", metricReleasedSpans, releaseCapacity, 3},
-		{"hold-overflow", metricReleasedSpans, releaseWindow, 4},
-		{"hold-bytes", metricReleasedSpans, releaseCapacity, 2},
-		{"hold-bytes", metricReleasedSpans, releaseFull, 1},
-		{"hold-bytes", metricReleasedSpans, releaseWindow, 4},
-		{"shutdown-held", metricReleasedSpans, releaseShutdown, 4},
-		{"shutdown-held", metricReleasedSpans, releaseWindow, 0},
+		{"hold-overflow", metricReleasedSpans, hold.ReasonCapacity, 3},
+		{"hold-overflow", metricReleasedSpans, hold.ReasonWindow, 4},
+		{"hold-bytes", metricReleasedSpans, hold.ReasonCapacity, 2},
+		{"hold-bytes", metricReleasedSpans, hold.ReasonFull, 1},
+		{"hold-bytes", metricReleasedSpans, hold.ReasonWindow, 4},
+		{"shutdown-held", metricReleasedSpans, hold.ReasonShutdown, 4},
+		{"shutdown-held", metricReleasedSpans, hold.ReasonWindow, 0},
 		{"origin-linked-by-40", metricBacklinkedSpans, "", 1},
 		{"order-batch-backlinks", metricMissedBacklinks, "", 0},
 		{"hold-conditions", metricMissedBacklinks, "", 0},
@@ -190,7 +189,7 @@ func TestMetricsByReason(t *testing.T) {
 		{"hold-auto-never-linked", metricMissedBacklinks, "", 0},
 		{"hold-auto-origin-first", metricReleasedSpans, "", 2},
 		{"hold-auto-linker-first", metricReleasedSpans, "", 1},
-		{"hold-auto-forget", metricReleasedSpans, releaseWindow, 2},
+		{"hold-auto-forget", metricReleasedSpans, hold.ReasonWindow, 2},
 		{"hold-auto-two-services", metricReleasedSpans, "", 1},
 		{"hold-auto-never-linked", metricReleasedSpans, "", 0},
 	}
@@ -229,7 +228,7 @@ func TestGauges(t *testing.T) {
 	clock.Set(start.Add(window))
 	p.releaseDue(nil)
 	assert.Zero(t, metricValue(t, tel, metricHeldSpans, ""))
-	assert.Equal(t, int64(8), metricValue(t, tel, metricReleasedSpans, releaseWindow))
+	assert.Equal(t, int64(8), metricValue(t, tel, metricReleasedSpans, hold.ReasonWindow))
 	assert.Equal(t, int64(7), metricValue(t, tel, metricBacklinkedSpans, ""))
 	assert.Equal(t, int64(7), metricValue(t, tel, metricIndexEntries, ""), "entries outlive the window")
 
@@ -244,7 +243,7 @@ func TestGauges(t *testing.T) {
 	assert.Zero(t, metricValue(t, tel, metricIndexEntries, ""))
 	assert.Equal(t, int64(7), metricValue(t, tel, metricIndexEvictions, evictExpired))
 	require.NoError(t, p.Shutdown(ctx))
-	assert.Zero(t, metricValue(t, tel, metricReleasedSpans, releaseShutdown))
+	assert.Zero(t, metricValue(t, tel, metricReleasedSpans, hold.ReasonShutdown))
 }
 
 // TestIndexCapacityEvictions: past max_index_entries the oldest entries
@@ -286,7 +285,7 @@ func TestReleaseErrorIsLoggedAndCounted(t *testing.T) {
 	entry := logs.All()[0]
 	assert.Equal(t, "Failed to forward released spans", entry.Message)
 	assert.Equal(t, int64(3), entry.ContextMap()["spans"])
-	assert.Equal(t, releaseShutdown, entry.ContextMap()["reason"])
+	assert.Equal(t, hold.ReasonShutdown, entry.ContextMap()["reason"])
 	assert.Equal(t, "exporter queue is full", entry.ContextMap()["error"])
 }
 
@@ -344,7 +343,7 @@ func TestNoDropLogsAboveDebug(t *testing.T) {
 func TestRecordAllocations(t *testing.T) {
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	tm, err := newTelemetry(tel.NewTelemetrySettings(), newHold(1, 10, 1000), linkindex.NewMemory(time.Second, 10))
+	tm, err := newTelemetry(tel.NewTelemetrySettings(), hold.New(1, 10, 1000), linkindex.NewMemory(time.Second, 10))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, tm.shutdown()) })
 	ctx := context.Background()

@@ -18,7 +18,7 @@ type Links struct {
 // pending is one link waiting in a Links, or one span waiting in a Targets.
 type pending struct {
 	target Key
-	hash   uint64 // refHash of target, set by the in-memory index
+	hash   uint64 // Hash of target, set by the in-memory index
 	shard  int32  // of target, set by the in-memory index
 	pos    int32  // in Links: the linker's place in linkers; in Targets: the span's place
 }

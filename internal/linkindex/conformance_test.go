@@ -9,7 +9,7 @@ import (
 )
 
 func TestMemoryConformance(t *testing.T) {
-	linkindextest.Run(t, func(t *testing.T, window time.Duration) linkindextest.Index {
+	linkindextest.Run(t, func(t *testing.T, window time.Duration) linkindex.Index {
 		return linkindex.NewMemory(window, 1_000_000)
 	})
 }

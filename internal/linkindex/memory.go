@@ -79,7 +79,7 @@ func (ix *Memory) shardOf(target Key) int {
 func (ix *Memory) place(ps []pending) {
 	for i := range ps {
 		p := &ps[i]
-		p.hash, p.shard = refHash(p.target, ix.seed), int32(ix.shardOf(p.target))
+		p.hash, p.shard = Hash(p.target, ix.seed), int32(ix.shardOf(p.target))
 	}
 }
 

@@ -118,7 +118,7 @@ func TestLinkIndexRemovesKeys(t *testing.T) {
 	for i := range uint64(4) {
 		add1(ix, idxRef(2+i), idxLinker(20, false), idxAt(2))
 	}
-	if k := idxKey(1); func() bool { _, _, ok := ix.shards[0].find(k, refHash(k, ix.seed)); return ok }() {
+	if k := idxKey(1); func() bool { _, _, ok := ix.shards[0].find(k, Hash(k, ix.seed)); return ok }() {
 		t.Error("key for target 1 kept after its entries were evicted")
 	}
 	if got := lookup1(ix, idxRef(1), allTime, 8); !reflect.DeepEqual(got, Backlinks{}) {

@@ -15,7 +15,7 @@ import (
 // prefix so that the suite's indexes do not see one another.
 func openOn(endpoints []string, cluster bool) linkindextest.Open {
 	n := 0
-	return func(t *testing.T, lifetime time.Duration) linkindextest.Index {
+	return func(t *testing.T, lifetime time.Duration) linkindex.Index {
 		n++
 		ix, err := redisindex.New(redisindex.Options{
 			Endpoints: endpoints, Cluster: cluster,

@@ -16,19 +16,9 @@ import (
 	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 )
 
-// Index is what the suite asks of an index: the seam the processor uses.
-type Index interface {
-	Add(ctx context.Context, b *linkindex.Links, now time.Time) error
-	Lookup(ctx context.Context, q *linkindex.Targets, since time.Time, limit int) error
-	Expire(now time.Time)
-	Empty() bool
-	Stats() linkindex.Stats
-	Close() error
-}
-
 // Open returns a new, empty index whose entries live for lifetime and that
 // holds at least 100,000 entries. The suite closes it.
-type Open func(t *testing.T, lifetime time.Duration) Index
+type Open func(t *testing.T, lifetime time.Duration) linkindex.Index
 
 // T0 is the clock the suite starts from.
 var T0 = time.Unix(1_700_000_000, 0)
@@ -80,7 +70,7 @@ func LinkerOf(n uint64, failed bool) linkindex.Linker {
 func key(r linkindex.Ref) linkindex.Key { return linkindex.KeyOf(r.TraceID, r.SpanID) }
 
 // add adds links to ix as one batch at now, each link with its own linker.
-func addBatch(t *testing.T, ix Index, links []modelLink, now time.Time) {
+func addBatch(t *testing.T, ix linkindex.Index, links []modelLink, now time.Time) {
 	t.Helper()
 	var b linkindex.Links
 	for _, l := range links {
@@ -94,7 +84,7 @@ func addBatch(t *testing.T, ix Index, links []modelLink, now time.Time) {
 
 // lookup looks targets up in ix as one batch and returns the answers,
 // copied out of the batch's memory.
-func lookup(t *testing.T, ix Index, targets []linkindex.Ref, since time.Time, limit int) []linkindex.Backlinks {
+func lookup(t *testing.T, ix linkindex.Index, targets []linkindex.Ref, since time.Time, limit int) []linkindex.Backlinks {
 	t.Helper()
 	var q linkindex.Targets
 	for _, r := range targets {
@@ -116,7 +106,7 @@ func lookup(t *testing.T, ix Index, targets []linkindex.Ref, since time.Time, li
 	return out
 }
 
-func openIndex(t *testing.T, open Open, lifetime time.Duration) Index {
+func openIndex(t *testing.T, open Open, lifetime time.Duration) linkindex.Index {
 	ix := open(t, lifetime)
 	t.Cleanup(func() {
 		if err := ix.Close(); err != nil {

@@ -1,4 +1,4 @@
-package spanlinksprocessor
+package learner
 
 import (
 	"math/rand/v2"
@@ -107,7 +107,7 @@ func newest(model []unheldSpan, n uint64) (unheldSpan, bool) {
 // TestUnheldSpansPartition: the same IDs in two partitions are two spans.
 func TestUnheldSpansPartition(t *testing.T) {
 	s := newUnheldSpans(10)
-	k := linkindex.KeyOf(traceID(kindOrder, 1), spanID(kindOrder, 1))
+	k := key(1)
 	s.addAll([]linkindex.Key{k.In(1)}, []classRef{{slot: 1}}, 5)
 	if _, ok := find(s, k.In(2)); ok {
 		t.Fatal("a span of partition 1 found in partition 2")

@@ -2,37 +2,11 @@ package spanlinksprocessor
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
-
-// PartitionConfig is backlinks.partition: where a span's tenant comes from.
-// Links pair only within one tenant's partition, and when the hold is full
-// the partition holding the most gives way first. At most one of the two
-// keys is set; with neither, every span is in one partition.
-type PartitionConfig struct {
-	// MetadataKey is a client.Info metadata key (the receiver needs
-	// include_metadata): its first value names the tenant of every span of
-	// a request.
-	MetadataKey string `mapstructure:"metadata_key"`
-	// ResourceAttribute is a resource attribute whose value, as a string,
-	// names the tenant of the spans under the resource.
-	ResourceAttribute string `mapstructure:"resource_attribute"`
-}
-
-// on reports whether spans are partitioned.
-func (c PartitionConfig) on() bool { return c.MetadataKey != "" || c.ResourceAttribute != "" }
-
-// validate refuses both keys set, naming them.
-func (c PartitionConfig) validate() error {
-	if c.MetadataKey != "" && c.ResourceAttribute != "" {
-		return fmt.Errorf("backlinks.partition: metadata_key %q and resource_attribute %q are both set; set at most one", c.MetadataKey, c.ResourceAttribute)
-	}
-	return nil
-}
 
 // partitions finds the partition of spans. A missing value is a partition
 // of its own, that of the tenant "". It remembers the last name it hashed,

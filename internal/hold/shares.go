@@ -1,4 +1,4 @@
-package spanlinksprocessor
+package hold
 
 import (
 	"container/heap"

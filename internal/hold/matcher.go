@@ -1,4 +1,4 @@
-package spanlinksprocessor
+package hold
 
 import (
 	"context"
@@ -12,14 +12,15 @@ import (
 	"go.uber.org/zap"
 )
 
-// holdMatcher decides, from OTTL span conditions, which spans are held.
-// Any one condition matching holds the span.
-type holdMatcher struct {
+// Matcher chooses, from OTTL span conditions, which spans are held: any
+// one condition matching holds the span.
+type Matcher struct {
 	seq ottl.ConditionSequence[*ottlspan.TransformContext]
 }
 
-// newHoldMatcher parses conds; the error names the condition that failed.
-func newHoldMatcher(conds []string, set component.TelemetrySettings) (*holdMatcher, error) {
+// NewMatcher parses conds, the backlinks.hold setting; the error names the
+// condition that failed.
+func NewMatcher(conds []string, set component.TelemetrySettings) (*Matcher, error) {
 	if set.Logger == nil {
 		set.Logger = zap.NewNop()
 	}
@@ -36,12 +37,12 @@ func newHoldMatcher(conds []string, set component.TelemetrySettings) (*holdMatch
 		parsed = append(parsed, p)
 	}
 	seq := ottlspan.NewConditionSequence(parsed, set, ottlspan.WithConditionSequenceErrorMode(ottl.IgnoreError))
-	return &holdMatcher{seq: seq}, nil
+	return &Matcher{seq: seq}, nil
 }
 
-// match reports whether span, in its resource and scope, is to be held.
-// A condition that fails to evaluate is logged and counts as not matching.
-func (m *holdMatcher) match(ctx context.Context, rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, span ptrace.Span) bool {
+// Match reports whether span, in its resource and scope, is to be held.
+// A condition that fails to evaluate counts as not matching.
+func (m *Matcher) Match(ctx context.Context, rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, span ptrace.Span) bool {
 	tc := ottlspan.NewTransformContext(rs, ss, span)
 	defer tc.Close()
 	ok, _ := m.seq.Eval(ctx, tc)

@@ -1,4 +1,4 @@
-package spanlinksprocessor
+package learner
 
 import (
 	"math"
@@ -14,8 +14,8 @@ import (
 // newest entry. Neither holds a pointer, so the garbage collector never
 // scans them. A slot leaves the table by shifting back the slots after it,
 // never by a tombstone, so probes stay short under the churn of a full
-// ring: one span forgotten for every span remembered. (A Go map with a
-// delete per insert took 1.7 µs per span at 1M spans, BenchmarkMix a.)
+// ring: one span forgotten for every span remembered (a Go map, with a
+// delete per insert, grows long probes through its tombstones).
 //
 // A span is known by a 64-bit hash of its IDs and partition, seeded per
 // process: two spans share one with odds of about n/2^64 for n remembered,
@@ -54,16 +54,7 @@ func newUnheldSpans(limit int) *unheldSpans {
 }
 
 // spanHash returns the hash that stands for k in s.
-func (s *unheldSpans) spanHash(k linkindex.Key) uint64 {
-	t0, t1, id := k.Words()
-	return mix64(mix64(t0^s.seed^0xa0761d6478bd642f, t1^0xe7037ed1a0b428db)^id^uint64(k.Partition()), 0x8ebc6af09c88c6e3^s.seed)
-}
-
-// mix64 multiplies a and b into 128 bits and folds them into 64.
-func mix64(a, b uint64) uint64 {
-	hi, lo := bits.Mul64(a, b)
-	return hi ^ lo
-}
+func (s *unheldSpans) spanHash(k linkindex.Key) uint64 { return linkindex.Hash(k, s.seed) }
 
 // tagOf returns the table tag of hash h: never zero.
 func tagOf(h uint64) uint32 { return uint32(h>>32) | 1 }

@@ -5,7 +5,50 @@ import (
 	"slices"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 )
+
+// truncateLinks keeps limit links, chosen by strategy, in their original
+// relative order, and returns how many it dropped.
+func truncateLinks(links ptrace.SpanLinkSlice, limit int, strategy Truncation, sc *scratch) int {
+	n := links.Len()
+	if strategy == TruncateFirst {
+		i := 0
+		links.RemoveIf(func(ptrace.SpanLink) bool { i++; return i > limit })
+		return n - limit
+	}
+	// Bottom-k: keep the links whose target hashes lowest; ties go to the
+	// earlier link, so the choice depends on nothing but the links. The
+	// k-th lowest hash is found by selection, not by sorting: every link
+	// hashing below it is kept, then the earliest of those hashing equal to
+	// it, up to limit.
+	sc.hashes = sc.hashes[:0]
+	for i := 0; i < n; i++ {
+		l := links.At(i)
+		sc.hashes = append(sc.hashes, linkHash(l.TraceID(), l.SpanID()))
+	}
+	sc.sorted = append(sc.sorted[:0], sc.hashes...)
+	kth := selectKth(sc.sorted, limit-1)
+	below := 0
+	for _, h := range sc.hashes {
+		if h < kth {
+			below++
+		}
+	}
+	sc.keep = slices.Grow(sc.keep[:0], n)[:n]
+	ties := limit - below // links hashing to kth that are kept, earliest first
+	for i, h := range sc.hashes {
+		keep := h < kth
+		if h == kth && ties > 0 {
+			keep = true
+			ties--
+		}
+		sc.keep[i] = keep
+	}
+	i := 0
+	links.RemoveIf(func(ptrace.SpanLink) bool { i++; return !sc.keep[i-1] })
+	return n - limit
+}
 
 // FNV-1a 64-bit parameters.
 const (

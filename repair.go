@@ -1,7 +1,7 @@
 package spanlinksprocessor
 
 import (
-	"slices"
+	"sync"
 
 	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -81,7 +81,7 @@ func repairSpan(span ptrace.Span, cfg *Config, sc *scratch, st *linkCounts, log 
 func validateLinks(span ptrace.Span, sc *scratch, st *linkCounts, log *zap.Logger) {
 	links := span.Links()
 	self := linkindex.KeyOf(span.TraceID(), span.SpanID())
-	sc.seen.reset()
+	sc.seen.Reset()
 	clean := true
 	for i := 0; i < links.Len() && clean; i++ {
 		clean = linkVerdict(links.At(i), self, &sc.seen) == ""
@@ -89,7 +89,7 @@ func validateLinks(span ptrace.Span, sc *scratch, st *linkCounts, log *zap.Logge
 	if clean {
 		return
 	}
-	sc.seen.reset()
+	sc.seen.Reset()
 	links.RemoveIf(func(l ptrace.SpanLink) bool {
 		why := linkVerdict(l, self, &sc.seen)
 		switch why {
@@ -114,7 +114,7 @@ func validateLinks(span ptrace.Span, sc *scratch, st *linkCounts, log *zap.Logge
 
 // linkVerdict returns why l, a link of the span self, is dropped, or ""
 // when it is kept; a kept valid link is added to seen.
-func linkVerdict(l ptrace.SpanLink, self linkindex.Key, seen *refSet) string {
+func linkVerdict(l ptrace.SpanLink, self linkindex.Key, seen *linkindex.Set) string {
 	k := linkindex.KeyOf(l.TraceID(), l.SpanID())
 	switch {
 	case !k.Valid():
@@ -124,52 +124,10 @@ func linkVerdict(l ptrace.SpanLink, self linkindex.Key, seen *refSet) string {
 		return dropInvalid
 	case k == self:
 		return dropSelf
-	case !seen.add(k):
+	case !seen.Add(k):
 		return dropDuplicate
 	}
 	return ""
-}
-
-// truncateLinks keeps limit links, chosen by strategy, in their original
-// relative order, and returns how many it dropped.
-func truncateLinks(links ptrace.SpanLinkSlice, limit int, strategy Truncation, sc *scratch) int {
-	n := links.Len()
-	if strategy == TruncateFirst {
-		i := 0
-		links.RemoveIf(func(ptrace.SpanLink) bool { i++; return i > limit })
-		return n - limit
-	}
-	// Bottom-k: keep the links whose target hashes lowest; ties go to the
-	// earlier link, so the choice depends on nothing but the links. The
-	// k-th lowest hash is found by selection, not by sorting: every link
-	// hashing below it is kept, then the earliest of those hashing equal to
-	// it, up to limit.
-	sc.hashes = sc.hashes[:0]
-	for i := 0; i < n; i++ {
-		l := links.At(i)
-		sc.hashes = append(sc.hashes, linkHash(l.TraceID(), l.SpanID()))
-	}
-	sc.sorted = append(sc.sorted[:0], sc.hashes...)
-	kth := selectKth(sc.sorted, limit-1)
-	below := 0
-	for _, h := range sc.hashes {
-		if h < kth {
-			below++
-		}
-	}
-	sc.keep = slices.Grow(sc.keep[:0], n)[:n]
-	ties := limit - below // links hashing to kth that are kept, earliest first
-	for i, h := range sc.hashes {
-		keep := h < kth
-		if h == kth && ties > 0 {
-			keep = true
-			ties--
-		}
-		sc.keep[i] = keep
-	}
-	i := 0
-	links.RemoveIf(func(ptrace.SpanLink) bool { i++; return !sc.keep[i-1] })
-	return n - limit
 }
 
 // limitLinkAttributes keeps the first limit attributes of every link, counts
@@ -190,4 +148,38 @@ func limitLinkAttributes(links ptrace.SpanLinkSlice, limit int) int {
 		total += extra
 	}
 	return total
+}
+
+// scratch is per-call working memory, pooled so that repairing links
+// allocates nothing in the steady state.
+type scratch struct {
+	stats   linkCounts // what repairLinks returns a handle on
+	seen    linkindex.Set
+	hashes  []uint64 // the links' bottom-k hashes, in link order
+	sorted  []uint64 // the same, partly sorted to find the k-th
+	keep    []bool
+	links   linkindex.Links   // the batch's links, for the index
+	lookups linkindex.Targets // the batch's spans, to look up their backlinks
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// eachLinkingSpan calls f on every span of td that carries links or a
+// DroppedLinksCount, in order, with its resource: the others have nothing to repair, annotate
+// or index (batch.min_links is at least 1). The test is inline, so that a
+// span without links costs two loads, not a call.
+func eachLinkingSpan(td ptrace.Traces, f func(rs ptrace.ResourceSpans, s ptrace.Span)) {
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				if s := spans.At(k); s.Links().Len() > 0 || s.DroppedLinksCount() > 0 {
+					f(rs, s)
+				}
+			}
+		}
+	}
 }

@@ -1,0 +1,252 @@
+// Package learner remembers, for one window, the spans that passed the
+// processor unheld, so that a link to one of them counts as a missed
+// backlink under every hold mode; under hold: auto it learns which classes
+// of span links target, and holds them (docs/contract.md, "hold: auto").
+package learner
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
+)
+
+// Learner remembers, for one window, the IDs and class of the spans that
+// passed unheld, so that a link targeting one of them counts as a missed
+// backlink, under every hold mode. Under hold: auto it also learns which
+// classes links target: a class is held from the moment a link targets
+// one of its spans (one remembered, or one that got backlinks) until no
+// link has targeted it for forgetWindows windows. It keeps at most limit
+// spans and maxClasses classes, evicting the oldest. Safe for concurrent
+// use.
+type Learner struct {
+	auto   bool
+	window time.Duration
+	limit  int
+	log    *zap.Logger // the sampled debug log of missed backlinks; nil when off
+	marker string      // the span attribute the processor writes with backlinks
+
+	mu      sync.Mutex
+	classes classTable
+	spans   *unheldSpans
+
+	// Scratch of passedIn and links, under mu.
+	keys []linkindex.Key
+	refs []classRef
+	at   []int32
+}
+
+// Options configure a Learner.
+type Options struct {
+	// Auto is hold: auto: learn the classes links target, and hold them.
+	Auto bool
+	// Window is how long a span that passed unheld is remembered.
+	Window time.Duration
+	// Limit bounds the spans remembered; past it the oldest are forgotten.
+	Limit int
+	// Log, when not nil, is told of every missed backlink (debug level).
+	Log *zap.Logger
+	// Marker is the span attribute the processor writes on a span that got
+	// backlinks: under hold: auto such a span's class becomes held.
+	Marker string
+}
+
+// New returns a Learner configured by o.
+func New(o Options) *Learner {
+	return &Learner{
+		auto:    o.Auto,
+		window:  o.Window,
+		limit:   o.Limit,
+		log:     o.Log,
+		marker:  o.Marker,
+		classes: classTable{ids: map[Class]int32{}, limit: maxClasses},
+		spans:   newUnheldSpans(o.Limit),
+	}
+}
+
+// Match reports whether hold: auto holds span, in its resource: whether
+// its class is held. It is the hold's Chooser under hold: auto.
+func (l *Learner) Match(_ context.Context, rs ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) bool {
+	k := classOf(rs, span)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i, ok := l.classes.ids[k]
+	return ok && l.classes.slots[i].held
+}
+
+// Links counts the links gathered in b whose target passed unheld within
+// the window: missed backlinks. Under hold: auto their targets' classes
+// become held. It returns how many it counted.
+func (l *Learner) Links(b *linkindex.Links, now time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.spans.len() == 0 {
+		return 0
+	}
+	missed := 0
+	cutoff := now.UnixNano() - int64(l.window) // passed before: forgotten, though not yet expired
+	l.keys = l.keys[:0]
+	for i := range b.Len() {
+		l.keys = append(l.keys, b.TargetAt(i))
+	}
+	l.at = l.spans.findAll(l.keys, l.at)
+	for i, p := range l.at {
+		if p < 0 {
+			continue
+		}
+		u := l.spans.entry(p)
+		if u.at <= cutoff {
+			continue
+		}
+		missed++
+		c := l.classes.get(u.class)
+		if c != nil {
+			l.linked(c, now)
+		}
+		if l.log != nil {
+			var k Class
+			if c != nil {
+				k = c.key
+			}
+			to, from := b.At(i)
+			l.log.Debug("Missed backlink: its target passed unheld; hold its class to pair it",
+				zap.String("service.name", k.Service), zap.String("span.name", k.Name),
+				zap.String("span.kind", k.Kind.String()),
+				zap.Stringer("trace_id", to.TraceID), zap.Stringer("span_id", to.SpanID),
+				zap.String("linker", from.Name), zap.Bool("hold_auto", l.auto))
+		}
+	}
+	return missed
+}
+
+// linked says that a link targeted a span of class c at now; l.mu is held.
+func (l *Learner) linked(c *classSlot, now time.Time) {
+	c.used = true
+	if l.auto {
+		c.held = true
+		c.linked = now
+	}
+}
+
+// Passed remembers the spans of td, which pass unheld at now, the spans
+// under each resource in partition partOf(rs) (zero when partOf is nil), so
+// that a link counts as missed only within its own partition: another
+// tenant's link to the same IDs neither counts nor teaches a class. Under
+// hold: auto, the classes of those that got backlinks (the linker came
+// first) become held.
+func (l *Learner) Passed(td ptrace.Traces, now time.Time, partOf func(ptrace.ResourceSpans) linkindex.Partition) {
+	at := now.UnixNano()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.expireSpans(at)
+	l.keys, l.refs = l.keys[:0], l.refs[:0]
+	var last Class   // spans of a batch come in runs of one class:
+	var ref classRef // the class of the last span, interned once
+	has := false
+	rss := td.ResourceSpans()
+	for i := range rss.Len() {
+		rs := rss.At(i)
+		service := serviceName(rs)
+		var part linkindex.Partition
+		if partOf != nil {
+			part = partOf(rs)
+		}
+		sss := rs.ScopeSpans()
+		for j := range sss.Len() {
+			spans := sss.At(j).Spans()
+			for k := range spans.Len() {
+				span := spans.At(k)
+				c := Class{Service: service, Name: cutClassName(span.Name()), Kind: span.Kind()}
+				if !has || c != last || l.classes.get(ref) == nil {
+					last, ref, has = c, l.classes.intern(c), true
+				}
+				if l.auto && l.hasBacklinks(span) {
+					l.linked(&l.classes.slots[ref.slot], now)
+				}
+				l.keys = append(l.keys, linkindex.KeyOf(span.TraceID(), span.SpanID()).In(part))
+				l.refs = append(l.refs, ref)
+			}
+		}
+	}
+	l.spans.addAll(l.keys, l.refs, at)
+}
+
+// Released tells hold: auto of held spans released at now: the classes of
+// those that got backlinks stay held.
+func (l *Learner) Released(td ptrace.Traces, now time.Time) {
+	if !l.auto {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rss := td.ResourceSpans()
+	for i := range rss.Len() {
+		rs := rss.At(i)
+		sss := rs.ScopeSpans()
+		for j := range sss.Len() {
+			spans := sss.At(j).Spans()
+			for k := range spans.Len() {
+				if span := spans.At(k); l.hasBacklinks(span) {
+					r := l.classes.intern(classOf(rs, span))
+					l.linked(&l.classes.slots[r.slot], now)
+				}
+			}
+		}
+	}
+}
+
+// Expire forgets the spans that passed a window or more before now and,
+// under hold: auto, stops holding the classes no link has targeted for
+// forgetWindows windows.
+func (l *Learner) Expire(now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.expireSpans(now.UnixNano())
+	if !l.auto {
+		return
+	}
+	cutoff := now.Add(-forgetWindows * l.window)
+	for i := range l.classes.slots {
+		if c := &l.classes.slots[i]; c.held && !c.linked.After(cutoff) {
+			c.held = false
+		}
+	}
+}
+
+// expireSpans forgets the spans that passed a window or more before now,
+// in Unix nanoseconds; l.mu is held.
+func (l *Learner) expireSpans(now int64) {
+	cutoff := now - int64(l.window)
+	for l.spans.len() > 0 && l.spans.oldest() <= cutoff {
+		l.spans.pop()
+	}
+}
+
+// Remembered reports how many spans are remembered and classes known.
+func (l *Learner) Remembered() (spans, classes int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.spans.len(), len(l.classes.slots)
+}
+
+// HeldClasses lists the classes hold: auto holds now.
+func (l *Learner) HeldClasses() []Class {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []Class
+	for _, c := range l.classes.slots {
+		if c.held {
+			out = append(out, c.key)
+		}
+	}
+	return out
+}
+
+// hasBacklinks reports whether the processor wrote backlinks on span.
+func (l *Learner) hasBacklinks(span ptrace.Span) bool {
+	_, ok := span.Attributes().Get(l.marker)
+	return ok
+}
