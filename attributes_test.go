@@ -1,7 +1,6 @@
 package spanlinksprocessor
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,7 +14,7 @@ import (
 // is one the processor writes, of its type, with its value.
 func TestForgedAttributesNeverLeave(t *testing.T) {
 	sc := scenarioNamed(t, "forged-attributes")
-	out := sc.run(t, loadConfig(t, filepath.Join("testdata", sc.name, "config.yaml")))
+	out := sc.run(t, sc.config(t))
 
 	types := map[string]pcommon.ValueType{
 		attrLinksTotal:              pcommon.ValueTypeInt,

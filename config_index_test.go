@@ -1,17 +1,14 @@
 package spanlinksprocessor
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/confmap"
-	"go.opentelemetry.io/collector/confmap/confmaptest"
 )
 
 // designIndexDefaults is the backlinks.index block of DESIGN.md, written out.
@@ -31,19 +28,6 @@ func designIndexDefaults() IndexConfig {
 			Timeout:   250 * time.Millisecond,
 		},
 	}
-}
-
-// loadIndexConfig reads the entry spanlinks/name of testdata/config_index.yaml
-// over the defaults.
-func loadIndexConfig(t *testing.T, name string) (*Config, error) {
-	t.Helper()
-	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config_index.yaml"))
-	require.NoError(t, err)
-	id := component.NewIDWithName(typeStr, name)
-	sub, err := cm.Sub(id.String())
-	require.NoError(t, err)
-	cfg := NewFactory().CreateDefaultConfig().(*Config)
-	return cfg, sub.Unmarshal(cfg)
 }
 
 func TestConfigIndexLoadValid(t *testing.T) {
@@ -75,7 +59,7 @@ func TestConfigIndexLoadValid(t *testing.T) {
 	}
 	for name, want := range map[string]func() IndexConfig{"redis": redis, "redis_cluster": cluster, "redis_memory_unchecked": memory} {
 		t.Run(name, func(t *testing.T) {
-			cfg, err := loadIndexConfig(t, name)
+			cfg, err := loadConfig(t, "testdata/config_index.yaml", "spanlinks/"+name)
 			require.NoError(t, err)
 			assert.Equal(t, want(), cfg.Backlinks.Index)
 			assert.NoError(t, cfg.Validate())
@@ -103,7 +87,7 @@ func TestConfigIndexRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := loadIndexConfig(t, tt.name)
+			cfg, err := loadConfig(t, "testdata/config_index.yaml", "spanlinks/"+tt.name)
 			require.NoError(t, err)
 			err = cfg.Validate()
 			require.Error(t, err)
@@ -146,7 +130,7 @@ func TestConfigIndexRefusedEach(t *testing.T) {
 // TestConfigIndexPasswordMasked: the config as print-config writes it holds
 // no password.
 func TestConfigIndexPasswordMasked(t *testing.T) {
-	cfg, err := loadIndexConfig(t, "redis")
+	cfg, err := loadConfig(t, "testdata/config_index.yaml", "spanlinks/redis")
 	require.NoError(t, err)
 	conf := confmap.New()
 	require.NoError(t, conf.Marshal(cfg))

@@ -11,22 +11,22 @@ import (
 // TestConfigPartition: either key is read; both set is refused by Validate
 // naming both keys and values; an unknown key is refused while decoding.
 func TestConfigPartition(t *testing.T) {
-	cfg, err := loadTestdataConfig(t, "partition_metadata")
+	cfg, err := loadConfig(t, "testdata/config.yaml", "spanlinks/partition_metadata")
 	require.NoError(t, err)
 	require.NoError(t, cfg.Validate())
 	assert.Equal(t, PartitionConfig{MetadataKey: "x-tenant"}, cfg.Backlinks.Partition)
 
-	cfg, err = loadTestdataConfig(t, "partition_resource")
+	cfg, err = loadConfig(t, "testdata/config.yaml", "spanlinks/partition_resource")
 	require.NoError(t, err)
 	require.NoError(t, cfg.Validate())
 	assert.Equal(t, PartitionConfig{ResourceAttribute: "tenant.id"}, cfg.Backlinks.Partition)
 
-	cfg, err = loadTestdataConfig(t, "partition_both")
+	cfg, err = loadConfig(t, "testdata/config.yaml", "spanlinks/partition_both")
 	require.NoError(t, err)
 	assert.EqualError(t, cfg.Validate(), `backlinks.partition: metadata_key "x-tenant" and resource_attribute "tenant.id" are both set; set at most one`)
 	require.Error(t, confmap.Validate(cfg))
 
-	_, err = loadTestdataConfig(t, "partition_unknown_key")
+	_, err = loadConfig(t, "testdata/config.yaml", "spanlinks/partition_unknown_key")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "header")
 

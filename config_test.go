@@ -2,7 +2,6 @@ package spanlinksprocessor
 
 import (
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -10,25 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
-	"go.opentelemetry.io/collector/confmap/confmaptest"
 )
-
-// loadTestdataConfig reads the entry name of testdata/config.yaml into a default
-// config. It returns the unmarshal error, if any, without validating.
-func loadTestdataConfig(t *testing.T, name string) (*Config, error) {
-	t.Helper()
-	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
-	require.NoError(t, err)
-	id := component.NewIDWithName(typeStr, name)
-	if name == "" {
-		id = component.NewID(typeStr)
-	}
-	require.Truef(t, cm.IsSet(id.String()), "testdata/config.yaml has no entry %q", id.String())
-	sub, err := cm.Sub(id.String())
-	require.NoError(t, err)
-	cfg := NewFactory().CreateDefaultConfig()
-	return cfg.(*Config), sub.Unmarshal(cfg)
-}
 
 // designDefaults are the defaults listed in docs/contract.md, "Configuration".
 func designDefaults() *Config {
@@ -122,8 +103,9 @@ func TestConfigLoadValid(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(component.NewIDWithName(typeStr, tt.name).String(), func(t *testing.T) {
-			cfg, err := loadTestdataConfig(t, tt.name)
+		id := component.NewIDWithName(typeStr, tt.name).String()
+		t.Run(id, func(t *testing.T) {
+			cfg, err := loadConfig(t, "testdata/config.yaml", id)
 			require.NoError(t, err)
 			require.NoError(t, confmap.Validate(cfg))
 			require.NoError(t, cfg.Validate())
@@ -253,8 +235,9 @@ func TestConfigLoadInvalid(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(component.NewIDWithName(typeStr, tt.name).String(), func(t *testing.T) {
-			cfg, err := loadTestdataConfig(t, tt.name)
+		id := component.NewIDWithName(typeStr, tt.name).String()
+		t.Run(id, func(t *testing.T) {
+			cfg, err := loadConfig(t, "testdata/config.yaml", id)
 			if tt.stage == atUnmarshal {
 				require.Error(t, err, "the YAML must be refused while decoding")
 			} else {
@@ -276,7 +259,7 @@ func TestConfigLoadInvalid(t *testing.T) {
 }
 
 func TestConfigValidateReportsEveryBadKey(t *testing.T) {
-	cfg, err := loadTestdataConfig(t, "many_bad")
+	cfg, err := loadConfig(t, "testdata/config.yaml", "spanlinks/many_bad")
 	require.NoError(t, err)
 	err = cfg.Validate()
 	require.Error(t, err)

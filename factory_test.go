@@ -48,22 +48,22 @@ func TestFactoryCreateTraces(t *testing.T) {
 	}{
 		{name: "default", config: func(*testing.T) *Config { return createDefaultConfig().(*Config) }},
 		{name: "custom", config: func(t *testing.T) *Config {
-			cfg, err := loadTestdataConfig(t, "custom")
+			cfg, err := loadConfig(t, "testdata/config.yaml", "spanlinks/custom")
 			require.NoError(t, err)
 			return cfg
 		}},
 		{name: "hold_none", config: func(t *testing.T) *Config {
-			cfg, err := loadTestdataConfig(t, "hold_none")
+			cfg, err := loadConfig(t, "testdata/config.yaml", "spanlinks/hold_none")
 			require.NoError(t, err)
 			return cfg
 		}},
 		{name: "backlinks_disabled", config: func(t *testing.T) *Config {
-			cfg, err := loadTestdataConfig(t, "backlinks_disabled")
+			cfg, err := loadConfig(t, "testdata/config.yaml", "spanlinks/backlinks_disabled")
 			require.NoError(t, err)
 			return cfg
 		}},
 		{name: "window_zero_disabled", config: func(t *testing.T) *Config {
-			cfg, err := loadTestdataConfig(t, "window_zero_disabled")
+			cfg, err := loadConfig(t, "testdata/config.yaml", "spanlinks/window_zero_disabled")
 			require.NoError(t, err)
 			return cfg
 		}},
@@ -99,8 +99,9 @@ func TestFactoryCreateTracesBadHoldCondition(t *testing.T) {
 
 func TestFactoryVerifyShutdown(t *testing.T) {
 	for _, name := range []string{"", "custom", "hold_none", "backlinks_disabled"} {
-		t.Run(component.NewIDWithName(typeStr, name).String(), func(t *testing.T) {
-			cfg, err := loadTestdataConfig(t, name)
+		id := component.NewIDWithName(typeStr, name).String()
+		t.Run(id, func(t *testing.T) {
+			cfg, err := loadConfig(t, "testdata/config.yaml", id)
 			require.NoError(t, err)
 			// Every span given before Shutdown reaches the next consumer,
 			// held ones included.

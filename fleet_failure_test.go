@@ -12,7 +12,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor/processortest"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -55,7 +54,7 @@ func TestRedisDownThenUp(t *testing.T) {
 	order := findSpan(t, sink, "receive-order")
 	_, has := order.Attributes().Get(attrBacklinksCount)
 	assert.False(t, has, "no backlinks known while Redis is down")
-	failures := sumOf(t, tel, metricIndexFailures)
+	failures := metricValue(t, tel, metricIndexFailures, "")
 	assert.Positive(t, failures, "failures counted")
 	warned := logs.FilterMessageSnippet("The link index failed").Len()
 	assert.Positive(t, warned, "failures logged")
@@ -81,23 +80,11 @@ func TestRedisDownThenUp(t *testing.T) {
 		require.NoError(t, p.ConsumeTraces(ctx, inputOf(func(td ptrace.Traces) { batchSpan(td, 100+i, 3, 3) })))
 	}
 	took := time.Since(began)
-	t.Logf("50 batches on a paused Redis (timeout 200ms) took %v; index failures counted: %d", took, sumOf(t, tel, metricIndexFailures))
+	t.Logf("50 batches on a paused Redis (timeout 200ms) took %v; index failures counted: %d", took, metricValue(t, tel, metricIndexFailures, ""))
 	assert.Less(t, took, 10*200*time.Millisecond, "a paused Redis costs a timeout per back-off (4 here), not one per batch (50)")
 	srv.Resume()
 	require.NoError(t, p.Shutdown(ctx))
 	assert.Equal(t, 54, sink.SpanCount(), "every span out after shutdown")
-}
-
-// sumOf returns the sum of the int64 sum metric name's points.
-func sumOf(t *testing.T, tel *componenttest.Telemetry, name string) int64 {
-	t.Helper()
-	m, err := tel.GetMetric(name)
-	require.NoError(t, err)
-	var n int64
-	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-		n += dp.Value
-	}
-	return n
 }
 
 // findSpan returns the one span named name that sink received.

@@ -118,8 +118,3 @@ func FuzzProcessor(f *testing.F) {
 		}
 	})
 }
-
-// forEachSpan calls f on every span of td, in order.
-func forEachSpan(td ptrace.Traces, f func(ptrace.Span)) {
-	eachSpan(td, func(_ ptrace.ResourceSpans, s ptrace.Span) { f(s) })
-}

@@ -35,17 +35,6 @@ func both(a, b func(td ptrace.Traces)) func(td ptrace.Traces) {
 	return func(td ptrace.Traces) { a(td); b(td) }
 }
 
-// backlinksOf returns, by span name and span ID, the backlink count each
-// span of td carries (0 when none).
-func backlinksOf(td ptrace.Traces) map[string]int64 {
-	out := map[string]int64{}
-	forEachSpan(td, func(s ptrace.Span) {
-		v, _ := s.Attributes().Get(attrBacklinksCount)
-		out[s.Name()+"/"+s.SpanID().String()] = v.Int()
-	})
-	return out
-}
-
 // TestHoldAutoAcceptance is issue 15's acceptance, window 3s on an
 // injected clock: never-linked spans leave in the ConsumeTraces call they
 // arrive in (0s < 1s); batch 1's orders, which passed before their class
@@ -105,18 +94,13 @@ func TestHoldAutoAcceptance(t *testing.T) {
 	p.releaseDue(nil)
 	require.NoError(t, p.Shutdown(ctx))
 	assert.Equal(t, 32, sink.SpanCount())
-	got := map[string]int64{}
-	for _, td := range sink.AllTraces() {
-		for k, v := range backlinksOf(td) {
-			got[k] = v
-		}
-	}
+	got := backlinkCounts(sink)
 	for i := 1; i <= 20; i++ {
 		want := int64(0)
 		if i > 10 {
 			want = 1
 		}
-		assert.Equal(t, want, got["receive-order/"+spanID(kindOrder, i).String()], "order %d", i)
+		assert.Equal(t, want, got[spanID(kindOrder, i).String()], "order %d", i)
 	}
 	assert.Equal(t, int64(10), metricValue(t, tel, metricBacklinkedSpans, ""))
 	assert.Equal(t, int64(10), metricValue(t, tel, metricReleasedSpans, hold.ReasonWindow))
@@ -177,32 +161,11 @@ func TestHoldAutoConfig(t *testing.T) {
 	require.ErrorContains(t, err, `"auto"`)
 }
 
-// resizeWorker adds image-worker span n linking fan-out job j.
-func resizeWorker(td ptrace.Traces, n, j int) {
-	w := addSpan(td, "image-worker", traceID(kindWorker, n), spanID(kindWorker, n), "resize-image")
-	linkTo(w, traceID(kindJob, j), spanID(kindJob, j), flagsSampled)
-}
-
-// fanOutJob adds upload-api's fan-out span of job j.
-func fanOutJob(td ptrace.Traces, j int) {
-	addSpan(td, "upload-api", traceID(kindJob, j), spanID(kindJob, j), "fan-out-resize").SetKind(ptrace.SpanKindProducer)
-}
-
-// refunds adds refund-api's receive-order spans first..last: the name and
-// kind of the orders' class, in another service.
-func refunds(first, last int) func(td ptrace.Traces) {
-	return func(td ptrace.Traces) {
-		for i := first; i <= last; i++ {
-			addSpan(td, "refund-api", traceID(kindProducer, i), spanID(kindProducer, i), "receive-order").SetKind(ptrace.SpanKindServer)
-		}
-	}
-}
-
 // TestHoldAutoNeverLinked: in the scenario hold-auto-never-linked, each
 // step's spans leave in the ConsumeTraces call they arrive in.
 func TestHoldAutoNeverLinked(t *testing.T) {
 	sc := scenarioNamed(t, "hold-auto-never-linked")
-	cfg := loadConfig(t, "testdata/hold-auto-never-linked/config.yaml")
+	cfg := sc.config(t)
 	require.Equal(t, HoldAuto, cfg.Backlinks.Hold.Mode)
 	sink := new(consumertest.TracesSink)
 	clock := &fakeClock{t: start}

@@ -53,31 +53,6 @@ func setTenant(td ptrace.Traces, tenant string) {
 	}
 }
 
-// ofTenant returns fill with its resources given tenant.id = tenant,
-// appended after td's own.
-func ofTenant(tenant string, fill func(td ptrace.Traces)) func(td ptrace.Traces) {
-	return func(td ptrace.Traces) {
-		t := inputOf(fill)
-		for i := 0; i < t.ResourceSpans().Len(); i++ {
-			t.ResourceSpans().At(i).Resource().Attributes().PutStr("tenant.id", tenant)
-		}
-		t.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
-	}
-}
-
-// backlinkCounts returns spanlinks.backlinks.count of every span of the
-// sink, by span ID; a span without it counts 0.
-func backlinkCounts(sink *consumertest.TracesSink) map[string]int64 {
-	got := map[string]int64{}
-	for _, td := range sink.AllTraces() {
-		forEachSpan(td, func(s ptrace.Span) {
-			v, _ := s.Attributes().Get(attrBacklinksCount)
-			got[s.SpanID().String()] += v.Int()
-		})
-	}
-	return got
-}
-
 // TestPartitionKeepsTenantsApart: tenant A knows the IDs of tenant B's
 // orders and sends a batch linking to them, before and after B's orders
 // arrive; B's own batch links to order 3. B's orders get only B's backlink,

@@ -3,7 +3,6 @@ package spanlinksprocessor
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,8 +13,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor/processortest"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -45,32 +42,6 @@ var allMetrics = []string{
 	metricLinksDropped, metricLinkAttributesDropped, metricBatchSpans, metricBacklinkedSpans,
 	metricHeldSpans, metricReleasedSpans, metricReleaseErrors, metricIndexEntries, metricIndexEvictions,
 	metricIndexFailures, metricMissedBacklinks,
-}
-
-// metricValue returns the value of metric name in tel, summed over the
-// points whose reason is reason (any reason when empty); 0 when absent.
-func metricValue(t *testing.T, tel *componenttest.Telemetry, name, reason string) int64 {
-	t.Helper()
-	m, err := tel.GetMetric(name)
-	if err != nil {
-		return 0
-	}
-	var points []metricdata.DataPoint[int64]
-	switch d := m.Data.(type) {
-	case metricdata.Sum[int64]:
-		points = d.DataPoints
-	case metricdata.Gauge[int64]:
-		points = d.DataPoints
-	default:
-		t.Fatalf("%s: unexpected data %T", name, m.Data)
-	}
-	var v int64
-	for _, p := range points {
-		if r, _ := p.Attributes.Value(attribute.Key(reasonKey)); reason == "" || r.AsString() == reason {
-			v += p.Value
-		}
-	}
-	return v
 }
 
 // spanTotals adds up, over the spans of td, what the metrics count.
@@ -104,13 +75,13 @@ func totals(td ptrace.Traces) spanTotals {
 // TestMetricsAgreeWithSpans runs every golden scenario with an in-memory
 // metric reader: each figure agrees with the spans that came out.
 func TestMetricsAgreeWithSpans(t *testing.T) {
-	for _, sc := range scenarios() {
+	for _, sc := range loadScenarios(t) {
 		t.Run(sc.name, func(t *testing.T) {
 			tel := componenttest.NewTelemetry()
 			t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 			set := processortest.NewNopSettings(typeStr)
 			set.TelemetrySettings = tel.NewTelemetrySettings()
-			cfg := loadConfig(t, filepath.Join("testdata", sc.name, "config.yaml"))
+			cfg := sc.config(t)
 
 			in := ptrace.NewTraces()
 			for _, s := range sc.steps {
@@ -158,10 +129,6 @@ func heldIn(t *testing.T, cfg *Config, td ptrace.Traces) int64 {
 
 // TestMetricsByReason pins the reasons in the scenarios built to show them.
 func TestMetricsByReason(t *testing.T) {
-	byName := map[string]scenario{}
-	for _, sc := range scenarios() {
-		byName[sc.name] = sc
-	}
 	tests := []struct {
 		scenario, metric, reason string
 		want                     int64
@@ -199,8 +166,8 @@ func TestMetricsByReason(t *testing.T) {
 			t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 			set := processortest.NewNopSettings(typeStr)
 			set.TelemetrySettings = tel.NewTelemetrySettings()
-			cfg := loadConfig(t, filepath.Join("testdata", tt.scenario, "config.yaml"))
-			byName[tt.scenario].runWith(t, set, cfg)
+			sc := scenarioNamed(t, tt.scenario)
+			sc.runWith(t, set, sc.config(t))
 			assert.Equal(t, tt.want, metricValue(t, tel, tt.metric, tt.reason))
 		})
 	}
@@ -333,7 +300,7 @@ func TestNoDropLogsAboveDebug(t *testing.T) {
 	set.Logger = zap.New(core)
 	p := newTestProcessorWith(t, set, createDefaultConfig().(*Config), consumertest.NewNop(), &fakeClock{t: start})
 	assert.Nil(t, p.dropLog)
-	require.NoError(t, p.ConsumeTraces(context.Background(), scenarios()[5].steps[0].input))
+	require.NoError(t, p.ConsumeTraces(context.Background(), scenarioNamed(t, "invalid-links").steps[0].input))
 	assert.Zero(t, logs.Len())
 }
 
