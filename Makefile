@@ -131,6 +131,7 @@ build-tail-sampling: $(TS_BIN) ## build dist/tailsampling/otelcol-tailsampling, 
 # to it) and needs dist/ to exist.
 $(TS_BIN): $(TS_DIR)/builder-config.yaml $(TS_OCB)
 	@mkdir -p dist
+	@echo "==> building $@ (the tail-sampling tier) with ocb $(TS_OCB_VERSION); a first build compiles for about a minute on idle cores, several under load"
 	$(TS_OCB) --config $(TS_DIR)/builder-config.yaml
 	@touch $@
 
