@@ -216,9 +216,12 @@ func TestConfigLoadInvalid(t *testing.T) {
 			contains: []string{"backlinks.hold[0]", "IsKafkaSpan"},
 		},
 		{
+			// A misspelt top-level key is named with the keys there are,
+			// not under the Go type the section is decoded into.
 			name:     "unknown_key",
 			stage:    atUnmarshal,
-			contains: []string{"max_link_per_span"},
+			contains: []string{"has unknown key max_link_per_span; the keys are max_links_per_span, max_attributes_per_link, truncation, batch, backlinks"},
+			excludes: []string{"spanlinksprocessor.", "configKeys"},
 		},
 		{
 			// Named by its section and the keys there are, not by the Go
@@ -396,4 +399,44 @@ func TestConfigWindowBound(t *testing.T) {
 	assert.EqualError(t, cfg.Validate(), "backlinks.window: 999.999999ms is under 1s; durations take a unit, e.g. 30s")
 	cfg.Backlinks.Enabled = false
 	assert.NoError(t, cfg.Validate())
+}
+
+// TestConfigPartition: either key is read; both set is refused by Validate
+// naming both keys and values; an unknown key is refused while decoding.
+func TestConfigPartition(t *testing.T) {
+	cfg, err := loadConfig(t, "testdata/config.yaml", "spanlinks/partition_metadata")
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate())
+	assert.Equal(t, PartitionConfig{MetadataKey: "x-tenant"}, cfg.Backlinks.Partition)
+
+	cfg, err = loadConfig(t, "testdata/config.yaml", "spanlinks/partition_resource")
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate())
+	assert.Equal(t, PartitionConfig{ResourceAttribute: "tenant.id"}, cfg.Backlinks.Partition)
+
+	cfg, err = loadConfig(t, "testdata/config.yaml", "spanlinks/partition_both")
+	require.NoError(t, err)
+	assert.EqualError(t, cfg.Validate(), `backlinks.partition: metadata_key "x-tenant" and resource_attribute "tenant.id" are both set; set at most one`)
+	require.Error(t, confmap.Validate(cfg))
+
+	_, err = loadConfig(t, "testdata/config.yaml", "spanlinks/partition_unknown_key")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "header")
+
+	// The default partitions nothing.
+	assert.Equal(t, PartitionConfig{}, createDefaultConfig().(*Config).Backlinks.Partition)
+}
+
+// TestConfigPartitionRoundTrip: a partition written back out reads back
+// the same.
+func TestConfigPartitionRoundTrip(t *testing.T) {
+	for _, pc := range []PartitionConfig{{MetadataKey: "x-tenant"}, {ResourceAttribute: "tenant.id"}} {
+		cfg := createDefaultConfig().(*Config)
+		cfg.Backlinks.Partition = pc
+		conf := confmap.New()
+		require.NoError(t, conf.Marshal(cfg))
+		got := createDefaultConfig().(*Config)
+		require.NoError(t, conf.Unmarshal(got))
+		assert.Equal(t, pc, got.Backlinks.Partition)
+	}
 }

@@ -74,10 +74,10 @@ func TestRefusedExportBehindBatch(t *testing.T) {
 	}
 }
 
-// TestRefusedExportRetriedByExporterQueue: the pipeline the README
-// recommends, spanlinks with no batch processor after it and the
-// exporter's own sending_queue (batching inside it) and retries, loses no
-// span while the backend refuses for a while: every order arrives once.
+// TestRefusedExportRetriedByExporterQueue: the exporter's own
+// sending_queue and retries, which the README's pipeline keeps on (here
+// batching inside the queue, with no batch processor), lose no span while
+// the backend refuses for a while: every order arrives once.
 func TestRefusedExportRetriedByExporterQueue(t *testing.T) {
 	if withoutSpanlinks() {
 		t.Skip("the pipeline holds nothing without spanlinks")
