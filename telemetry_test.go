@@ -42,7 +42,7 @@ const (
 var allMetrics = []string{
 	metricLinksDropped, metricLinkAttributesDropped, metricBatchSpans, metricBacklinkedSpans,
 	metricHeldSpans, metricReleasedSpans, metricReleaseErrors, metricIndexEntries, metricIndexEvictions,
-	metricIndexFailures, metricMissedBacklinks,
+	metricIndexFailures, metricMissedBacklinks, metricBacklinkSpans, metricBacklinkSpansSkipped,
 }
 
 // metricValue returns the value of metric name in tel, summed over the
