@@ -70,11 +70,12 @@ func appendResourceBacklinks(out ptrace.ResourceSpansSlice, rs ptrace.ResourceSp
 	for j := 0; j < sss.Len(); j++ {
 		linkers := sss.At(j).Spans()
 		for k := 0; k < linkers.Len(); k++ {
-			linker := linkers.At(k)
-			links := linker.Links()
-			if links.Len() == 0 || linker.TraceID().IsEmpty() || linker.SpanID().IsEmpty() {
+			span := linkers.At(k)
+			links := span.Links()
+			if links.Len() == 0 || span.TraceID().IsEmpty() || span.SpanID().IsEmpty() {
 				continue // nothing to answer, or no linker to link back to
 			}
+			var linker *linkerOf // made at its first backlink span
 			for l := 0; l < links.Len(); l++ {
 				link := links.At(l)
 				switch answerLink(link) {
@@ -87,6 +88,9 @@ func appendResourceBacklinks(out ptrace.ResourceSpansSlice, rs ptrace.ResourceSp
 				if !made {
 					spans = backlinkScopeUnder(out, rs.Resource())
 					made = true
+				}
+				if linker == nil {
+					linker = newLinkerOf(span)
 				}
 				fillBacklinkSpan(spans.AppendEmpty(), linker, link)
 				done.emitted++
@@ -125,44 +129,69 @@ func backlinkScopeUnder(out ptrace.ResourceSpansSlice, res pcommon.Resource) ptr
 	return ss.Spans()
 }
 
+// linkerOf is what every backlink span of one linker repeats, made once
+// per linker rather than once per link.
+type linkerOf struct {
+	span     ptrace.Span
+	name     string // the linker's name, cut
+	spanName string // the backlink spans' name
+	traceHex string // the linker's trace ID in lowercase hex
+	spanHex  string // the linker's span ID in lowercase hex
+	failed   bool   // the linker's status is Error
+}
+
+// newLinkerOf returns what the backlink spans of span repeat.
+func newLinkerOf(span ptrace.Span) *linkerOf {
+	name := cutLinkerName(span.Name())
+	tid, sid := span.TraceID(), span.SpanID()
+	ids := hex.EncodeToString(append(tid[:], sid[:]...))
+	return &linkerOf{
+		span:     span,
+		name:     name,
+		spanName: backlinkNamePrefix + name,
+		traceHex: ids[:32],
+		spanHex:  ids[32:],
+		failed:   span.Status().Code() == ptrace.StatusCodeError,
+	}
+}
+
 // fillBacklinkSpan makes s the backlink span of link, a kept valid link of
 // linker: in the target's trace, a child of the target span, timed and
 // failed as the linker, with one reverse link to the linker and the
 // spanlinks.backlinks.* attributes that linker alone gives its target.
-func fillBacklinkSpan(s ptrace.Span, linker ptrace.Span, link ptrace.SpanLink) {
-	name := cutLinkerName(linker.Name())
+func fillBacklinkSpan(s ptrace.Span, linker *linkerOf, link ptrace.SpanLink) {
+	ls := linker.span
 	s.SetTraceID(link.TraceID())
 	s.SetParentSpanID(link.SpanID())
-	s.SetSpanID(backlinkSpanID(linker.TraceID(), linker.SpanID(), link.TraceID(), link.SpanID()))
-	s.TraceState().FromRaw(link.TraceState().AsRaw()) // the target trace's
-	s.SetFlags(link.Flags() & 0xff)                   // its W3C trace flags, as the link recorded them
-	s.SetName(backlinkNamePrefix + name)
+	s.SetSpanID(backlinkSpanID(ls.TraceID(), ls.SpanID(), link.TraceID(), link.SpanID()))
+	if ts := link.TraceState().AsRaw(); ts != "" {
+		s.TraceState().FromRaw(ts) // the target trace's
+	}
+	s.SetFlags(link.Flags() & 0xff) // its W3C trace flags, as the link recorded them
+	s.SetName(linker.spanName)
 	s.SetKind(ptrace.SpanKindInternal)
-	s.SetStartTimestamp(linker.StartTimestamp())
-	s.SetEndTimestamp(linker.EndTimestamp())
-	failed := linker.Status().Code() == ptrace.StatusCodeError
-	if failed {
+	s.SetStartTimestamp(ls.StartTimestamp())
+	s.SetEndTimestamp(ls.EndTimestamp())
+	errs := int64(0)
+	if linker.failed {
+		errs = 1
 		s.Status().SetCode(ptrace.StatusCodeError)
-		s.Status().SetMessage(linker.Status().Message())
+		s.Status().SetMessage(ls.Status().Message())
 	}
 
 	rl := s.Links().AppendEmpty()
-	rl.SetTraceID(linker.TraceID())
-	rl.SetSpanID(linker.SpanID())
+	rl.SetTraceID(ls.TraceID())
+	rl.SetSpanID(ls.SpanID())
 	rl.SetFlags(w3cSampled) // the linker was exported: it is sampled
 	rl.Attributes().PutBool(attrBacklink, true)
 
 	attrs := s.Attributes()
 	attrs.EnsureCapacity(5)
 	attrs.PutInt(attrBacklinksCount, 1)
-	errs := int64(0)
-	if failed {
-		errs = 1
-	}
 	attrs.PutInt(attrBacklinksErrorCount, errs)
-	attrs.PutEmptySlice(attrBacklinksTraceIDs).AppendEmpty().SetStr(hexTraceID(linker.TraceID()))
-	attrs.PutEmptySlice(attrBacklinksSpanIDs).AppendEmpty().SetStr(hexSpanID(linker.SpanID()))
-	attrs.PutEmptySlice(attrBacklinksSpanNames).AppendEmpty().SetStr(name)
+	attrs.PutEmptySlice(attrBacklinksTraceIDs).AppendEmpty().SetStr(linker.traceHex)
+	attrs.PutEmptySlice(attrBacklinksSpanIDs).AppendEmpty().SetStr(linker.spanHex)
+	attrs.PutEmptySlice(attrBacklinksSpanNames).AppendEmpty().SetStr(linker.name)
 }
 
 // backlinkSpanID returns the span ID of the backlink span that the link
@@ -199,9 +228,3 @@ func cutLinkerName(name string) string {
 	}
 	return name[:i]
 }
-
-// hexTraceID returns id in lowercase hex, as trace_ids lists it.
-func hexTraceID(id pcommon.TraceID) string { return hex.EncodeToString(id[:]) }
-
-// hexSpanID returns id in lowercase hex, as span_ids lists it.
-func hexSpanID(id pcommon.SpanID) string { return hex.EncodeToString(id[:]) }

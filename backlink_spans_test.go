@@ -309,3 +309,27 @@ func requireInputsAndBacklinkSpans(t *testing.T, steps []step, out ptrace.Traces
 	})
 	require.Equal(t, in, got, "spans in and spans out differ")
 }
+
+// BenchmarkAppendBacklinkSpans: 500 spans of 5 links each, as make
+// bench-e2e sends them; reported per backlink span.
+func BenchmarkAppendBacklinkSpans(b *testing.B) {
+	in := inputOf(func(td ptrace.Traces) {
+		for i := 1; i <= 500; i++ {
+			s := addSpan(td, "svc", traceID(kindBatch, i), spanID(kindBatch, i), "lets-go")
+			for j := 1; j <= 5; j++ {
+				linkTo(s, traceID(kindOrder, i*10+j), spanID(kindOrder, i*10+j), 0x101)
+			}
+		}
+	})
+	tds := make([]ptrace.Traces, b.N)
+	for i := range tds {
+		tds[i] = ptrace.NewTraces()
+		in.CopyTo(tds[i])
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		appendBacklinkSpans(tds[i])
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*2500), "ns/backlink-span")
+}
