@@ -56,7 +56,10 @@ func (p *byName) ForceFlush(ctx context.Context) error {
 type splitDemo struct {
 	batches []orders.Batch
 	sdk     map[spanRef]sdktrace.ReadOnlySpan // what the SDK sent
-	toBatch *collector                        // the collector the batch spans went to
+	// emitted is otelcol_processor_spanlinks_backlink_spans of the
+	// collector the batch spans went to and of the other, read before they
+	// stopped.
+	emitted [2]float64
 }
 
 // runSplitDemo runs the demo's order pipeline with the Go SDK, batch spans
@@ -90,7 +93,7 @@ func runSplitDemo(t *testing.T, s *sink, cfg collectorConfig, want func(splitDem
 	if err := tp.Shutdown(ctx); err != nil {
 		t.Fatalf("flushing the SDK: %v", err)
 	}
-	d := splitDemo{batches: batches, sdk: map[spanRef]sdktrace.ReadOnlySpan{}, toBatch: a}
+	d := splitDemo{batches: batches, sdk: map[spanRef]sdktrace.ReadOnlySpan{}}
 	for _, sp := range rec.Ended() {
 		d.sdk[spanRef{[16]byte(sp.SpanContext().TraceID()), [8]byte(sp.SpanContext().SpanID())}] = sp
 	}
@@ -98,6 +101,10 @@ func runSplitDemo(t *testing.T, s *sink, cfg collectorConfig, want func(splitDem
 	if !s.waitFor(30*time.Second, func(got []ptrace.Span) bool { return len(got) >= n }) {
 		t.Errorf("%d of %d spans arrived within 30s", len(s.received()), n)
 	}
+	// Under its name with and without _total: metricSum matches names whole.
+	const emitted = "otelcol_processor_spanlinks_backlink_spans"
+	count := func(c *collector) float64 { return c.metricSum(t, emitted, "") + c.metricSum(t, emitted+"_total", "") }
+	d.emitted = [2]float64{count(a), count(b)}
 	a.stop(t)
 	b.stop(t)
 	return d
@@ -203,9 +210,11 @@ func checkBacklinkSpans(t *testing.T, d splitDemo, received []ptrace.Span) {
 	if failed == 0 {
 		t.Error("no order of a failed batch: the check of status Error checks nothing")
 	}
-	emitted := d.toBatch.metricSum(t, "otelcol_processor_spanlinks_backlink_spans_total", "")
-	t.Logf("%d SDK spans, each once; %d orders linked, each with its backlink span in its own trace (%d of a failed batch); the batches' collector counted %g backlink spans",
-		len(d.sdk), len(linked), failed, emitted)
+	if d.emitted != [2]float64{float64(len(backlinks)), 0} {
+		t.Errorf("backlink spans counted by the batches' collector and the orders': %v, want [%d 0]", d.emitted, len(backlinks))
+	}
+	t.Logf("%d SDK spans, each once; %d orders linked, each with its backlink span in its own trace (%d of a failed batch); backlink spans counted by the batches' collector and the orders': %v",
+		len(d.sdk), len(linked), failed, d.emitted)
 }
 
 // checkBacklinkSpan checks the backlink span bl of the link from linker to
