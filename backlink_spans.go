@@ -75,7 +75,7 @@ func appendResourceBacklinks(out ptrace.ResourceSpansSlice, rs ptrace.ResourceSp
 			if links.Len() == 0 || span.TraceID().IsEmpty() || span.SpanID().IsEmpty() {
 				continue // nothing to answer, or no linker to link back to
 			}
-			var linker *linkerOf // made at its first backlink span
+			var linker linkerOf // made at its first backlink span
 			for l := 0; l < links.Len(); l++ {
 				link := links.At(l)
 				switch answerLink(link) {
@@ -89,10 +89,10 @@ func appendResourceBacklinks(out ptrace.ResourceSpansSlice, rs ptrace.ResourceSp
 					spans = backlinkScopeUnder(out, rs.Resource())
 					made = true
 				}
-				if linker == nil {
+				if linker.spanName == "" {
 					linker = newLinkerOf(span)
 				}
-				fillBacklinkSpan(spans.AppendEmpty(), linker, link)
+				fillBacklinkSpan(spans.AppendEmpty(), &linker, link)
 				done.emitted++
 			}
 		}
@@ -141,11 +141,11 @@ type linkerOf struct {
 }
 
 // newLinkerOf returns what the backlink spans of span repeat.
-func newLinkerOf(span ptrace.Span) *linkerOf {
+func newLinkerOf(span ptrace.Span) linkerOf {
 	name := cutLinkerName(span.Name())
 	tid, sid := span.TraceID(), span.SpanID()
 	ids := hex.EncodeToString(append(tid[:], sid[:]...))
-	return &linkerOf{
+	return linkerOf{
 		span:     span,
 		name:     name,
 		spanName: backlinkNamePrefix + name,

@@ -9,6 +9,8 @@
 //	TELEMETRYGEN_BIN       telemetrygen (default ../.tools/bin/telemetrygen-v0.161.0)
 //	TAILSAMPLING_BIN       the tail-sampling tier of examples/tail-sampling
 //	                       (default ../dist/tailsampling/otelcol-tailsampling)
+//	JAEGER_BIN             Jaeger v2 (cmd/jaeger, all-in-one); without it
+//	                       TestJaegerBacklinkSpans is skipped
 //	E2E_WITHOUT_SPANLINKS  when 1, the collector runs without the spanlinks
 //	                       processor: the tests must then fail.
 package e2e
