@@ -87,6 +87,7 @@ func appendResourceBacklinks(out ptrace.ResourceSpansSlice, rs ptrace.ResourceSp
 				}
 				if !made {
 					spans = backlinkScopeUnder(out, rs.Resource())
+					spans.EnsureCapacity(countLinks(sss))
 					made = true
 				}
 				if linker.spanName == "" {
@@ -97,6 +98,19 @@ func appendResourceBacklinks(out ptrace.ResourceSpansSlice, rs ptrace.ResourceSp
 			}
 		}
 	}
+}
+
+// countLinks returns how many links the spans of sss carry: the most
+// backlink spans they make, so that their list is grown once.
+func countLinks(sss ptrace.ScopeSpansSlice) int {
+	n := 0
+	for j := 0; j < sss.Len(); j++ {
+		spans := sss.At(j).Spans()
+		for k := 0; k < spans.Len(); k++ {
+			n += spans.At(k).Links().Len()
+		}
+	}
+	return n
 }
 
 // How a link is answered with a backlink span.
