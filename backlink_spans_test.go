@@ -262,7 +262,8 @@ func readSteps(t *testing.T, dir string) []step {
 // input-N-at-<offset>.yaml) and compares what came out with its
 // expected.yaml; -update rewrites only expected.yaml:
 // go test . -run TestSpansScenarios -update. Every span fed in comes out
-// exactly once, and every other span out is a backlink span.
+// exactly once, every other span out is a backlink span, and the metrics
+// count them.
 func TestSpansScenarios(t *testing.T) {
 	dirs, err := filepath.Glob(filepath.Join("testdata", "spans-*"))
 	require.NoError(t, err)
@@ -272,8 +273,13 @@ func TestSpansScenarios(t *testing.T) {
 			cfg := loadConfig(t, filepath.Join(dir, "config.yaml"))
 			require.Equal(t, DeliverSpans, cfg.Backlinks.Deliver)
 			steps := readSteps(t, dir)
-			got := scenario{name: filepath.Base(dir), steps: steps}.run(t, cfg)
-			requireInputsAndBacklinkSpans(t, steps, got)
+			tel := componenttest.NewTelemetry()
+			t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+			set := processortest.NewNopSettings(typeStr)
+			set.TelemetrySettings = tel.NewTelemetrySettings()
+			got := scenario{name: filepath.Base(dir), steps: steps}.runWith(t, set, cfg)
+			n := requireInputsAndBacklinkSpans(t, steps, got)
+			assert.Equal(t, int64(n), metricValue(t, tel, metricBacklinkSpans, ""))
 			path := filepath.Join(dir, "expected.yaml")
 			if *update {
 				require.NoError(t, golden.WriteTracesToFile(path, got))
@@ -288,8 +294,8 @@ func TestSpansScenarios(t *testing.T) {
 
 // requireInputsAndBacklinkSpans checks that every span fed in came out
 // exactly once, and that the other spans out are backlink spans, one per
-// linker and target.
-func requireInputsAndBacklinkSpans(t *testing.T, steps []step, out ptrace.Traces) {
+// linker and target; it returns how many backlink spans came out.
+func requireInputsAndBacklinkSpans(t *testing.T, steps []step, out ptrace.Traces) int {
 	t.Helper()
 	in := map[string]int{}
 	for _, s := range steps {
@@ -308,6 +314,7 @@ func requireInputsAndBacklinkSpans(t *testing.T, steps []step, out ptrace.Traces
 		got[s.TraceID().String()+"/"+s.SpanID().String()+"/"+s.Name()]++
 	})
 	require.Equal(t, in, got, "spans in and spans out differ")
+	return len(backlinks)
 }
 
 // BenchmarkAppendBacklinkSpans: 500 spans of 5 links each, as make
