@@ -27,6 +27,12 @@ TELEMETRYGEN         := $(TOOLS_BIN)/telemetrygen-$(TELEMETRYGEN_VERSION)
 MDATAGEN_VERSION := v0.155.0
 MDATAGEN         := $(TOOLS_BIN)/mdatagen-$(MDATAGEN_VERSION)
 
+# Jaeger (all-in-one, in-memory storage) for e2e's TestJaegerBacklinkSpans:
+# built in a scratch module, since `go install` refuses the replace
+# directives of its go.mod; versioned like ocb. Its cmd/jaeger is Jaeger v2.
+JAEGER_VERSION := v1.76.0
+JAEGER         := $(TOOLS_BIN)/jaeger-$(JAEGER_VERSION)
+
 # The tail-sampling tier of examples/tail-sampling: its own distribution,
 # built by ocb v0.161.0 (contrib's tailsamplingprocessor is not served at
 # v0.162.0), installed like ocb above with the version in the file name.
@@ -55,7 +61,7 @@ GO_SRC_FILES := $(filter-out %_test.go ./$(DEMO_DIR)/% ./$(E2E_DIR)/%,$(GO_FILES
 
 build: $(DIST_BIN) ## build dist/otelcol-spanlinks with ocb
 
-tools: $(OCB) $(TS_OCB) $(TELEMETRYGEN) $(MDATAGEN) ## install ocb (both versions), telemetrygen and mdatagen into .tools/bin
+tools: $(OCB) $(TS_OCB) $(TELEMETRYGEN) $(MDATAGEN) $(JAEGER) ## install ocb (both versions), telemetrygen, mdatagen and jaeger into .tools/bin
 
 # go-progress.sh prints a line every 25 packages compiled (go -v), so that
 # a first build on an empty cache shows it is moving.
@@ -112,6 +118,14 @@ REDIS_MISSING = command -v redis-server >/dev/null 2>&1 || \
 # mdatagen names the package after the folder metadata.yaml is in, hence the
 # link named spanlinksprocessor; gofmt then sorts the imports it leaves
 # unsorted.
+$(JAEGER):
+	@mkdir -p $(TOOLS_BIN)
+	@echo "==> building jaeger $(JAEGER_VERSION) into .tools/bin (once; minutes)"
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cd "$$tmp"; \
+	$(GO) mod init jaeger-build; \
+	$(GO) get github.com/jaegertracing/jaeger/cmd/jaeger@$(JAEGER_VERSION); \
+	CGO_ENABLED=0 $(GO) build -o $@ github.com/jaegertracing/jaeger/cmd/jaeger
+
 $(MDATAGEN):
 	@mkdir -p $(TOOLS_BIN)
 	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cd "$$tmp"; \
@@ -213,9 +227,9 @@ run-tail-sampling: $(DIST_BIN) $(TS_BIN) $(DEMO_BIN) $(KEPT_BIN) ## the order de
 # E2E_FLAGS: extra go test flags, e.g. E2E_FLAGS='-run Telemetrygen'.
 # E2E_WITHOUT_SPANLINKS=1 runs the collector without the processor: the
 # tests must then fail.
-e2e: $(DIST_BIN) $(TS_BIN) $(TELEMETRYGEN) ## end-to-end tests: dist/otelcol-spanlinks with real OTLP clients, the tail-sampling recipe
+e2e: $(DIST_BIN) $(TS_BIN) $(TELEMETRYGEN) $(JAEGER) ## end-to-end tests: dist/otelcol-spanlinks with real OTLP clients, the tail-sampling recipe, Jaeger
 	cd $(E2E_DIR) && OTELCOL_BIN=$(abspath $(DIST_BIN)) TELEMETRYGEN_BIN=$(TELEMETRYGEN) \
-		TAILSAMPLING_BIN=$(abspath $(TS_BIN)) \
+		TAILSAMPLING_BIN=$(abspath $(TS_BIN)) JAEGER_BIN=$(JAEGER) \
 		$(GO) test -count=1 -timeout 10m -v $(E2E_FLAGS) ./...
 
 clean: ## remove dist/, test binaries and profiles

@@ -2,9 +2,12 @@ package spanlinksprocessor
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -168,4 +171,237 @@ func eachSpan(td ptrace.Traces, f func(rs ptrace.ResourceSpans, s ptrace.Span)) 
 			}
 		}
 	}
+}
+
+// With backlinks.deliver: spans, each kept valid link of a span (after
+// steps 1 and 2) makes one backlink span in the link's target trace, a child
+// of the target span, instead of attributes written on the target
+// (docs/contract.md, "Deliver: spans"). Nothing is indexed or held: a
+// backlink span depends only on its linker and the link, so it is the same
+// on every collector and every replay.
+const (
+	// backlinkScope is the instrumentation scope of backlink spans.
+	backlinkScope = "spanlinks"
+	// backlinkNamePrefix starts the name of every backlink span; the
+	// linker's name, cut to backlinkMaxName bytes, follows.
+	backlinkNamePrefix = "spanlinks.backlink "
+	// backlinkMaxName is the most bytes of the linker's name a backlink span
+	// repeats (in its name and its span_names), as the index stores it: a
+	// linker's long name is not copied once per link.
+	backlinkMaxName = 256
+)
+
+// Reasons a kept valid link gets no backlink span, the reason attribute of
+// backlink_spans_skipped (skip_reason in metadata.yaml).
+const (
+	// skipUnsampled: the link's flags say its target trace was not sampled
+	// (flags recorded, W3C sampled bit clear); a backlink span would start
+	// an orphan trace in the backend.
+	skipUnsampled = "unsampled"
+)
+
+// backlinkSpansDone counts what appendBacklinkSpans did.
+type backlinkSpansDone struct {
+	emitted   int // backlink spans appended
+	unsampled int // kept valid links skipped: target trace not sampled
+}
+
+// appendBacklinkSpans appends to td one backlink span for each kept valid
+// link of td's spans, grouped under a copy of their linker's resource and
+// the scope backlinkScope, after every span already in td. It reads only
+// the spans td held when called: backlink spans are never linkers. Links
+// with a zero ID, and reverse links (spanlinks.backlink = true, written by
+// emit_links or carried by a backlink span), get none; a link whose flags
+// say its target trace was not sampled gets none and is counted.
+func appendBacklinkSpans(td ptrace.Traces) backlinkSpansDone {
+	var done backlinkSpansDone
+	out := ptrace.NewResourceSpansSlice()
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		appendResourceBacklinks(out, rss.At(i), &done)
+	}
+	out.MoveAndAppendTo(rss)
+	return done
+}
+
+// appendResourceBacklinks appends to out the backlink spans of the links of
+// rs's spans, under one copy of rs's resource, made at the first of them.
+func appendResourceBacklinks(out ptrace.ResourceSpansSlice, rs ptrace.ResourceSpans, done *backlinkSpansDone) {
+	var spans ptrace.SpanSlice
+	made := false
+	sss := rs.ScopeSpans()
+	for j := 0; j < sss.Len(); j++ {
+		linkers := sss.At(j).Spans()
+		for k := 0; k < linkers.Len(); k++ {
+			span := linkers.At(k)
+			links := span.Links()
+			if links.Len() == 0 || span.TraceID().IsEmpty() || span.SpanID().IsEmpty() {
+				continue // nothing to answer, or no linker to link back to
+			}
+			var linker linkerOf // made at its first backlink span
+			for l := 0; l < links.Len(); l++ {
+				link := links.At(l)
+				switch answerLink(link) {
+				case answerNone:
+					continue
+				case answerUnsampled:
+					done.unsampled++
+					continue
+				}
+				if !made {
+					spans = backlinkScopeUnder(out, rs.Resource())
+					spans.EnsureCapacity(countLinks(sss))
+					made = true
+				}
+				if linker.spanName == "" {
+					linker = newLinkerOf(span)
+				}
+				fillBacklinkSpan(spans.AppendEmpty(), &linker, link)
+				done.emitted++
+			}
+		}
+	}
+}
+
+// countLinks returns how many links the spans of sss carry: the most
+// backlink spans they make, so that their list is grown once.
+func countLinks(sss ptrace.ScopeSpansSlice) int {
+	n := 0
+	for j := 0; j < sss.Len(); j++ {
+		spans := sss.At(j).Spans()
+		for k := 0; k < spans.Len(); k++ {
+			n += spans.At(k).Links().Len()
+		}
+	}
+	return n
+}
+
+// How a link is answered with a backlink span.
+const (
+	answerSpan      = iota // a backlink span
+	answerNone             // none: a zero ID or a reverse link, not a link to answer
+	answerUnsampled        // none: its target trace was not sampled
+)
+
+// answerLink tells how the kept link l is answered. Flags 0 mean none were
+// recorded (older SDKs), and the link is answered; otherwise the W3C sampled
+// bit decides, as for spanlinks.links.target_sampled_ratio (annotate.go).
+func answerLink(l ptrace.SpanLink) int {
+	switch {
+	case l.TraceID().IsEmpty() || l.SpanID().IsEmpty() || isBacklink(l):
+		return answerNone
+	case l.Flags() != 0 && l.Flags()&w3cSampled == 0:
+		return answerUnsampled
+	}
+	return answerSpan
+}
+
+// backlinkScopeUnder appends to out a copy of res with one scope,
+// backlinkScope, and returns that scope's span list.
+func backlinkScopeUnder(out ptrace.ResourceSpansSlice, res pcommon.Resource) ptrace.SpanSlice {
+	rs := out.AppendEmpty()
+	res.CopyTo(rs.Resource())
+	ss := rs.ScopeSpans().AppendEmpty()
+	ss.Scope().SetName(backlinkScope)
+	return ss.Spans()
+}
+
+// linkerOf is what every backlink span of one linker repeats, made once
+// per linker rather than once per link.
+type linkerOf struct {
+	span     ptrace.Span
+	name     string // the linker's name, cut
+	spanName string // the backlink spans' name
+	traceHex string // the linker's trace ID in lowercase hex
+	spanHex  string // the linker's span ID in lowercase hex
+	failed   bool   // the linker's status is Error
+}
+
+// newLinkerOf returns what the backlink spans of span repeat.
+func newLinkerOf(span ptrace.Span) linkerOf {
+	name := cutLinkerName(span.Name())
+	tid, sid := span.TraceID(), span.SpanID()
+	ids := hex.EncodeToString(append(tid[:], sid[:]...))
+	return linkerOf{
+		span:     span,
+		name:     name,
+		spanName: backlinkNamePrefix + name,
+		traceHex: ids[:32],
+		spanHex:  ids[32:],
+		failed:   span.Status().Code() == ptrace.StatusCodeError,
+	}
+}
+
+// fillBacklinkSpan makes s the backlink span of link, a kept valid link of
+// linker: in the target's trace, a child of the target span, timed and
+// failed as the linker, with one reverse link to the linker and the
+// spanlinks.backlinks.* attributes that linker alone gives its target.
+func fillBacklinkSpan(s ptrace.Span, linker *linkerOf, link ptrace.SpanLink) {
+	ls := linker.span
+	s.SetTraceID(link.TraceID())
+	s.SetParentSpanID(link.SpanID())
+	s.SetSpanID(backlinkSpanID(ls.TraceID(), ls.SpanID(), link.TraceID(), link.SpanID()))
+	if ts := link.TraceState().AsRaw(); ts != "" {
+		s.TraceState().FromRaw(ts) // the target trace's
+	}
+	s.SetFlags(link.Flags() & 0xff) // its W3C trace flags, as the link recorded them
+	s.SetName(linker.spanName)
+	s.SetKind(ptrace.SpanKindInternal)
+	s.SetStartTimestamp(ls.StartTimestamp())
+	s.SetEndTimestamp(ls.EndTimestamp())
+	errs := int64(0)
+	if linker.failed {
+		errs = 1
+		s.Status().SetCode(ptrace.StatusCodeError)
+		s.Status().SetMessage(ls.Status().Message())
+	}
+
+	rl := s.Links().AppendEmpty()
+	rl.SetTraceID(ls.TraceID())
+	rl.SetSpanID(ls.SpanID())
+	rl.SetFlags(w3cSampled) // the linker was exported: it is sampled
+	rl.Attributes().PutBool(attrBacklink, true)
+
+	attrs := s.Attributes()
+	attrs.EnsureCapacity(5)
+	attrs.PutInt(attrBacklinksCount, 1)
+	attrs.PutInt(attrBacklinksErrorCount, errs)
+	attrs.PutEmptySlice(attrBacklinksTraceIDs).AppendEmpty().SetStr(linker.traceHex)
+	attrs.PutEmptySlice(attrBacklinksSpanIDs).AppendEmpty().SetStr(linker.spanHex)
+	attrs.PutEmptySlice(attrBacklinksSpanNames).AppendEmpty().SetStr(linker.name)
+}
+
+// backlinkSpanID returns the span ID of the backlink span that the link
+// from the linker (linkerTrace, linkerSpan) to the target (targetTrace,
+// targetSpan) makes: the first 8 bytes of the SHA-256 of the 48 bytes
+// linker trace ID, linker span ID, target trace ID, target span ID, in that
+// order; should those be zero, the next 8 that are not, and never zero.
+// Any collector, and any replay, computes the same ID, so a backend that
+// receives the span twice sees one span twice.
+func backlinkSpanID(linkerTrace pcommon.TraceID, linkerSpan pcommon.SpanID, targetTrace pcommon.TraceID, targetSpan pcommon.SpanID) pcommon.SpanID {
+	var in [48]byte
+	copy(in[0:16], linkerTrace[:])
+	copy(in[16:24], linkerSpan[:])
+	copy(in[24:40], targetTrace[:])
+	copy(in[40:48], targetSpan[:])
+	sum := sha256.Sum256(in[:])
+	for i := 0; i < len(sum); i += 8 {
+		if binary.BigEndian.Uint64(sum[i:i+8]) != 0 {
+			return pcommon.SpanID(sum[i : i+8])
+		}
+	}
+	return pcommon.SpanID{7: 1}
+}
+
+// cutLinkerName returns name cut to at most backlinkMaxName bytes, at the
+// start of a rune: a valid UTF-8 name stays valid.
+func cutLinkerName(name string) string {
+	if len(name) <= backlinkMaxName {
+		return name
+	}
+	i := backlinkMaxName
+	for j := 0; j < utf8.UTFMax-1 && !utf8.RuneStart(name[i]); j++ {
+		i--
+	}
+	return name[:i]
 }

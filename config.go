@@ -42,6 +42,21 @@ const (
 	HoldAuto HoldMode = "auto"
 )
 
+// Deliver is the backlinks.deliver setting: how a backlink reaches the span
+// a link targets.
+type Deliver string
+
+// Ways to deliver backlinks.
+const (
+	// DeliverAttributes writes spanlinks.backlinks.* attributes on the
+	// linked-to span itself: the index, the hold, and in a fleet a shared
+	// index pair it with its linkers.
+	DeliverAttributes Deliver = "attributes"
+	// DeliverSpans emits, for each kept valid link, a backlink span into the
+	// target's trace (backlink_spans.go): no index, no hold, no shared state.
+	DeliverSpans Deliver = "spans"
+)
+
 // minWindow is the shortest backlinks.window: a bare number is read as
 // nanoseconds, so `window: 10` would be 10ns and pair nothing.
 const minWindow = time.Second
@@ -81,6 +96,8 @@ type BacklinksConfig struct {
 	// after them still give them backlinks. Read and written by Unmarshal
 	// and Marshal, since it is a string or a list.
 	Hold Hold `mapstructure:"hold"`
+	// Deliver is DeliverAttributes or DeliverSpans.
+	Deliver Deliver `mapstructure:"deliver"`
 	// MaxHeldSpans bounds the hold; past it the oldest spans are released early.
 	MaxHeldSpans int `mapstructure:"max_held_spans"`
 	// MaxHeldBytes bounds the hold by the protobuf size of the spans held;
@@ -145,6 +162,7 @@ func createDefaultConfig() component.Config {
 			Enabled:             true,
 			Window:              30 * time.Second,
 			Hold:                Hold{Mode: HoldAll},
+			Deliver:             DeliverAttributes,
 			MaxHeldSpans:        100000,
 			MaxHeldBytes:        256 << 20,
 			MaxIndexEntries:     1000000,
@@ -250,6 +268,9 @@ func (c *Config) Validate() error {
 	}
 	b := c.Backlinks
 	if b.Enabled {
+		errs = append(errs, b.validateDeliver()...)
+	}
+	if b.Enabled && b.Deliver != DeliverSpans {
 		if b.Window < minWindow {
 			errs = append(errs, fmt.Errorf("backlinks.window: %s is under %s; durations take a unit, e.g. 30s", b.Window, minWindow))
 		}
@@ -266,6 +287,45 @@ func (c *Config) Validate() error {
 		errs = append(errs, b.Index.validate()...)
 	}
 	return errors.Join(errs...)
+}
+
+// validateDeliver refuses a deliver that is neither word and, with spans,
+// every key set to other than its default that spans then ignore: nothing
+// is indexed or held, and each backlink span names one linker.
+func (b BacklinksConfig) validateDeliver() []error {
+	switch b.Deliver {
+	case DeliverAttributes, "": // "": a Config built in Go without it
+		return nil
+	case DeliverSpans:
+	default:
+		return []error{fmt.Errorf("backlinks.deliver: %q is not %q or %q", b.Deliver, DeliverAttributes, DeliverSpans)}
+	}
+	def := createDefaultConfig().(*Config).Backlinks
+	var errs []error
+	unused := func(key string, set bool, v any) {
+		if set {
+			errs = append(errs, fmt.Errorf("backlinks.%s: %v means nothing with backlinks.deliver: spans (nothing is indexed or held); remove it", key, v))
+		}
+	}
+	unused("window", b.Window != def.Window, b.Window)
+	unused("hold", !reflect.DeepEqual(b.Hold, def.Hold), holdText(b.Hold))
+	unused("max_held_spans", b.MaxHeldSpans != def.MaxHeldSpans, b.MaxHeldSpans)
+	unused("max_held_bytes", b.MaxHeldBytes != def.MaxHeldBytes, b.MaxHeldBytes)
+	unused("max_index_entries", b.MaxIndexEntries != def.MaxIndexEntries, b.MaxIndexEntries)
+	unused("max_backlinks_per_span", b.MaxBacklinksPerSpan != def.MaxBacklinksPerSpan, b.MaxBacklinksPerSpan)
+	unused("emit_links", b.EmitLinks, b.EmitLinks)
+	unused("partition.metadata_key", b.Partition.MetadataKey != "", b.Partition.MetadataKey)
+	unused("partition.resource_attribute", b.Partition.ResourceAttribute != "", b.Partition.ResourceAttribute)
+	unused("index.backend", b.Index.Backend != def.Index.Backend, b.Index.Backend)
+	return errs
+}
+
+// holdText writes h as it is configured: a word, or the conditions.
+func holdText(h Hold) string {
+	if h.Mode != "" {
+		return string(h.Mode)
+	}
+	return fmt.Sprintf("%q", h.Conditions)
 }
 
 func (h Hold) validate() error {

@@ -25,6 +25,7 @@ func designDefaults() *Config {
 			Enabled:             true,
 			Window:              30 * time.Second,
 			Hold:                Hold{Mode: "all"},
+			Deliver:             "attributes",
 			MaxHeldSpans:        100000,
 			MaxHeldBytes:        268435456,
 			MaxIndexEntries:     1000000,
@@ -62,6 +63,7 @@ func TestConfigLoadValid(t *testing.T) {
 							`attributes["messaging.system"] == "kafka"`,
 							`name == "receive-order"`,
 						}},
+						Deliver:             "attributes",
 						MaxHeldSpans:        5000,
 						MaxHeldBytes:        1048576,
 						MaxIndexEntries:     20000,
@@ -91,6 +93,14 @@ func TestConfigLoadValid(t *testing.T) {
 		{
 			name:     "empty_sections",
 			expected: designDefaults,
+		},
+		{
+			name: "deliver_spans",
+			expected: func() *Config {
+				c := designDefaults()
+				c.Backlinks.Deliver = "spans"
+				return c
+			},
 		},
 		{
 			name: "window_zero_disabled",
@@ -214,6 +224,17 @@ func TestConfigLoadInvalid(t *testing.T) {
 			name:     "hold_unknown_function",
 			stage:    atValidate,
 			contains: []string{"backlinks.hold[0]", "IsKafkaSpan"},
+		},
+		{
+			name:     "deliver_unknown",
+			stage:    atValidate,
+			contains: []string{"backlinks.deliver", `"events"`},
+		},
+		{
+			name:  "deliver_spans_with_hold",
+			stage: atValidate,
+			contains: []string{"backlinks.window: 10s means nothing with backlinks.deliver: spans",
+				"backlinks.hold: auto means nothing", "backlinks.index.backend: redis means nothing"},
 		},
 		{
 			// A misspelt top-level key is named with the keys there are,

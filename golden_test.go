@@ -1,14 +1,18 @@
 package spanlinksprocessor
 
 import (
+	"context"
 	"flag"
 	"path/filepath"
 	"testing"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
 	"github.com/spanlinks/spanlinksprocessor/internal/redistest"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor/processortest"
 )
 
 // update rewrites the expected.yaml of every scenario from what the
@@ -19,7 +23,8 @@ var update = flag.Bool("update", false, "rewrite testdata/<scenario>/expected.ya
 // TestScenarios runs every scenario under testdata/ (a folder with a
 // config.yaml; testdata/README.md) and compares what came out with its
 // expected.yaml. It also checks the invariant every scenario shares: each
-// span that went in comes out exactly once.
+// span that went in comes out exactly once; under deliver: spans the other
+// spans out are backlink spans, each counted.
 func TestScenarios(t *testing.T) {
 	backends := []IndexBackend{IndexMemory}
 	var redisAddr string
@@ -34,11 +39,24 @@ func TestScenarios(t *testing.T) {
 			for _, backend := range backends {
 				t.Run(string(backend), func(t *testing.T) {
 					cfg := sc.config(t)
+					spans := cfg.Backlinks.Deliver == DeliverSpans
 					if backend == IndexRedis {
+						if spans {
+							t.Skip("deliver: spans uses no index")
+						}
 						useRedis(t, cfg, redisAddr)
 					}
-					got := sc.run(t, cfg)
-					requireSpansOnceEach(t, sc.steps, got)
+					tel := componenttest.NewTelemetry()
+					t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+					set := processortest.NewNopSettings(typeStr)
+					set.TelemetrySettings = tel.NewTelemetrySettings()
+					got := sc.runWith(t, set, cfg)
+					if spans {
+						n := requireInputsAndBacklinkSpans(t, sc.steps, got)
+						assert.Equal(t, int64(n), metricValue(t, tel, metricBacklinkSpans, ""), "backlink spans counted")
+					} else {
+						requireSpansOnceEach(t, sc.steps, got)
+					}
 					path := filepath.Join("testdata", sc.name, "expected.yaml")
 					if *update {
 						require.NoError(t, golden.WriteTracesToFile(path, got))

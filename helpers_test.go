@@ -243,6 +243,20 @@ func forEachSpan(td ptrace.Traces, f func(ptrace.Span)) {
 	eachSpan(td, func(_ ptrace.ResourceSpans, s ptrace.Span) { f(s) })
 }
 
+// forEachSpanIn calls f on every span of td, in order, with the resource
+// and scope it is under.
+func forEachSpanIn(td ptrace.Traces, f func(rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, s ptrace.Span)) {
+	for i := range td.ResourceSpans().Len() {
+		rs := td.ResourceSpans().At(i)
+		for j := range rs.ScopeSpans().Len() {
+			ss := rs.ScopeSpans().At(j)
+			for k := range ss.Spans().Len() {
+				f(rs, ss, ss.Spans().At(k))
+			}
+		}
+	}
+}
+
 // spanKeys lists every span of td as "traceid/spanid/name".
 func spanKeys(td ptrace.Traces) []string {
 	var keys []string
@@ -318,10 +332,13 @@ func spanID(kind byte, n int) pcommon.SpanID {
 	return id
 }
 
-// flagsSampled are W3C trace flags as the Go SDK records them on a link to
-// a sampled span: the low byte holds the trace flags, 0x100 says that the
-// flags are known, 0x200 that the context was remote.
-const flagsSampled = 0x301
+// W3C trace flags as the Go SDK records them on links: the low byte holds
+// the trace flags, 0x100 says that the remote flag is known, 0x200 that the
+// context was remote.
+const (
+	flagsSampled   = 0x301
+	flagsUnsampled = 0x300
+)
 
 // addSpan appends a span to td under the resource of service and a scope
 // named after it, reusing both when the last resource is the same service.

@@ -83,7 +83,8 @@ func recordedMetrics(t *testing.T) map[string]metricdata.Metrics {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, tm.shutdown()) })
 	ctx := context.Background()
-	tm.record(ctx, &counts{invalid: 1, duplicate: 1, self: 1, limit: 1, attrsDropped: 1, batchSpans: 1, backlinkedSpans: 1, missedBacklinks: 1})
+	tm.record(ctx, &counts{invalid: 1, duplicate: 1, self: 1, limit: 1, attrsDropped: 1, batchSpans: 1, backlinkedSpans: 1, missedBacklinks: 1,
+		backlinkSpans: 1, backlinkSpansUnsampled: 1})
 	for _, opt := range tm.releaseReason {
 		tm.releasedSpans.Add(ctx, 1, opt)
 	}

@@ -33,6 +33,7 @@ type spanLinksProcessor struct {
 	tick   time.Duration    // how often the release loop checks for due spans; 0: only when woken
 	reach  time.Duration    // how long before a span arrived its linkers count: the window and a tick
 	manual bool             // tests: Start starts no release loop; the test calls releaseDue
+	spans  bool             // backlinks.deliver: spans: backlink spans; no index, hold or learner
 
 	tel     *telemetry
 	dropLog *zap.Logger // nil unless debug logging is on
@@ -50,7 +51,8 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*s
 		now:     time.Now,
 		dropLog: dropLogger(set.Logger),
 	}
-	if b := cfg.Backlinks; b.Enabled {
+	p.spans = cfg.Backlinks.Enabled && cfg.Backlinks.Deliver == DeliverSpans
+	if b := cfg.Backlinks; b.Enabled && !p.spans {
 		// The release loop runs every tick, so a span held for the window
 		// leaves up to a tick late; linkers count for a tick longer than
 		// the window, so that a span still sees a linker that came right
@@ -180,6 +182,10 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 			gatherLinks(&sc.links, span, parts.of(ctx, rs)) // 4. index: gathered here
 		}
 	})
+	if p.spans { // after steps 1 to 3; appended, so the caller gets the next consumer's error
+		d := appendBacklinkSpans(td)
+		c.backlinkSpans, c.backlinkSpansUnsampled = d.emitted, d.unsampled
+	}
 	if p.index == nil {
 		return p.next.ConsumeTraces(ctx, td)
 	}

@@ -44,6 +44,7 @@ type telemetry struct {
 	// dropReason's option lists are passed whole (opts...), so that no
 	// variadic slice is made per call either.
 	dropReason    map[string][]metric.AddOption
+	skipReason    map[string][]metric.AddOption
 	releaseReason map[string]metric.AddOption
 }
 
@@ -73,6 +74,7 @@ func newTelemetry(set component.TelemetrySettings, held *hold.Hold, index linkin
 		releasedSpans: tb.ProcessorSpanlinksReleasedSpans,
 		releaseErrors: tb.ProcessorSpanlinksReleaseErrors,
 		dropReason:    reasons(dropInvalid, dropDuplicate, dropSelf, dropLimit),
+		skipReason:    reasons(skipUnsampled),
 		releaseReason: make(map[string]metric.AddOption, 4),
 		indexFailures: newIndexFailures(tb.ProcessorSpanlinksIndexFailures, set.Logger),
 	}
@@ -120,6 +122,8 @@ type counts struct {
 	attrsDropped                    int
 	batchSpans, backlinkedSpans     int
 	missedBacklinks                 int // links to spans that passed unheld
+	backlinkSpans                   int // backlink spans emitted (deliver: spans)
+	backlinkSpansUnsampled          int // kept valid links with no backlink span: target not sampled
 }
 
 // addLinks adds what repairLinks did to one span.
@@ -147,6 +151,8 @@ func (t *telemetry) record(ctx context.Context, c *counts) {
 	add(tb.ProcessorSpanlinksBatchSpans, c.batchSpans, nil)
 	add(tb.ProcessorSpanlinksBacklinkedSpans, c.backlinkedSpans, nil)
 	add(tb.ProcessorSpanlinksMissedBacklinks, c.missedBacklinks, nil)
+	add(tb.ProcessorSpanlinksBacklinkSpans, c.backlinkSpans, nil)
+	add(tb.ProcessorSpanlinksBacklinkSpansSkipped, c.backlinkSpansUnsampled, t.skipReason[skipUnsampled])
 }
 
 // dropLogger returns the logger told of every dropped link, sampled so that

@@ -3,6 +3,7 @@ package spanlinksprocessor
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,18 +42,23 @@ const (
 var allMetrics = []string{
 	metricLinksDropped, metricLinkAttributesDropped, metricBatchSpans, metricBacklinkedSpans,
 	metricHeldSpans, metricReleasedSpans, metricReleaseErrors, metricIndexEntries, metricIndexEvictions,
-	metricIndexFailures, metricMissedBacklinks,
+	metricIndexFailures, metricMissedBacklinks, metricBacklinkSpans, metricBacklinkSpansSkipped,
 }
 
 // spanTotals adds up, over the spans of td, what the metrics count.
 type spanTotals struct {
 	spans, droppedLinks, linkDroppedAttrs int64
 	rejected, batch, backlinked           int64
+	backlinkSpans                         int64 // emitted under deliver: spans; counted apart
 }
 
 func totals(td ptrace.Traces) spanTotals {
 	var t spanTotals
-	forEachSpan(td, func(s ptrace.Span) {
+	forEachSpanIn(td, func(_ ptrace.ResourceSpans, ss ptrace.ScopeSpans, s ptrace.Span) {
+		if ss.Scope().Name() == backlinkScope && strings.HasPrefix(s.Name(), backlinkNamePrefix) {
+			t.backlinkSpans++
+			return
+		}
 		t.spans++
 		t.droppedLinks += int64(s.DroppedLinksCount())
 		for i := 0; i < s.Links().Len(); i++ {
@@ -102,6 +108,7 @@ func TestMetricsAgreeWithSpans(t *testing.T) {
 			assert.Equal(t, after.linkDroppedAttrs-before.linkDroppedAttrs, metricValue(t, tel, metricLinkAttributesDropped, ""))
 			assert.Equal(t, after.batch, metricValue(t, tel, metricBatchSpans, ""))
 			assert.Equal(t, after.backlinked, metricValue(t, tel, metricBacklinkedSpans, ""))
+			assert.Equal(t, after.backlinkSpans, metricValue(t, tel, metricBacklinkSpans, ""))
 			if cfg.Backlinks.Hold.Mode != HoldAuto { // what auto holds depends on what it learnt: TestMetricsByReason pins it
 				assert.Equal(t, heldIn(t, cfg, in), metricValue(t, tel, metricReleasedSpans, ""), "every held span is released once")
 			}
@@ -113,7 +120,7 @@ func TestMetricsAgreeWithSpans(t *testing.T) {
 // heldIn counts the spans of td that cfg holds.
 func heldIn(t *testing.T, cfg *Config, td ptrace.Traces) int64 {
 	b := cfg.Backlinks
-	if !b.Enabled || b.Hold.Mode == HoldNone {
+	if !b.Enabled || b.Hold.Mode == HoldNone || b.Deliver == DeliverSpans {
 		return 0
 	}
 	if b.Hold.Mode == HoldAll {

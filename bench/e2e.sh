@@ -77,6 +77,10 @@ config() {
 		processors="[spanlinks]"
 		spanlinks=$'  spanlinks:\n    backlinks:\n      hold: all'
 		;;
+	spans) # deliver: spans: a backlink span per kept link, exported too; per span received
+		processors="[spanlinks]"
+		spanlinks=$'  spanlinks:\n    backlinks:\n      deliver: spans'
+		;;
 	redis-hold-none | redis-hold-all)
 		processors="[spanlinks]"
 		spanlinks=$'  spanlinks:\n    backlinks:\n      hold: '"${1#redis-hold-}"$'\n      index:\n        backend: redis\n        redis:\n          endpoints: [127.0.0.1:'"$redis_port"$']\n          timeout: 1s'
@@ -261,6 +265,7 @@ for name in $pipelines; do
 	hold-none) label="otlp -> spanlinks (hold: none) -> debug" ;;
 	hold-all) label="otlp -> spanlinks (hold: all) -> debug" ;;
 	redis-hold-none) label="otlp -> spanlinks (hold: none, Redis) -> debug" ;;
+	spans) label="otlp -> spanlinks (deliver: spans) -> debug" ;;
 	redis-hold-all) label="otlp -> spanlinks (hold: all, Redis) -> debug" ;;
 	esac
 	v=$(per100k "$name")

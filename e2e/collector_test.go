@@ -9,6 +9,8 @@
 //	TELEMETRYGEN_BIN       telemetrygen (default ../.tools/bin/telemetrygen-v0.161.0)
 //	TAILSAMPLING_BIN       the tail-sampling tier of examples/tail-sampling
 //	                       (default ../dist/tailsampling/otelcol-tailsampling)
+//	JAEGER_BIN             Jaeger v2 (cmd/jaeger, all-in-one); without it
+//	                       TestJaegerBacklinkSpans is skipped
 //	E2E_WITHOUT_SPANLINKS  when 1, the collector runs without the spanlinks
 //	                       processor: the tests must then fail.
 package e2e
@@ -109,6 +111,9 @@ type collectorConfig struct {
 	index string
 	// hold is backlinks.hold as one YAML word; empty: all.
 	hold string
+	// deliver is backlinks.deliver; with "spans", window, hold and index
+	// are not written (the processor refuses them).
+	deliver string
 }
 
 // collector is a running otelcol-spanlinks.
@@ -155,6 +160,10 @@ func tryStartCollector(t *testing.T, cfg collectorConfig) *collector {
 	if hold == "" {
 		hold = "all"
 	}
+	backlinks := fmt.Sprintf("      window: %s\n      hold: %s\n%s", cfg.window, hold, cfg.index)
+	if cfg.deliver == "spans" {
+		backlinks = "      deliver: spans\n"
+	}
 	processors := "[spanlinks, batch]"
 	if withoutSpanlinks() {
 		processors = "[batch]"
@@ -171,9 +180,7 @@ processors:
   spanlinks:
     max_links_per_span: 128
     backlinks:
-      window: %[3]s
-      hold: %[9]s
-%[8]s  batch:
+%[3]s  batch:
     timeout: 100ms
 exporters:
   otlp_http:
@@ -202,7 +209,7 @@ service:
       receivers: [otlp]
       processors: %[7]s
       exporters: [otlp_http]
-`, c.grpcAddr, c.httpAddr, cfg.window, cfg.exportTo, metricsHost, metricsPort, processors, cfg.index, hold)
+`, c.grpcAddr, c.httpAddr, backlinks, cfg.exportTo, metricsHost, metricsPort, processors)
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)

@@ -28,6 +28,7 @@ func tailSamplingBinary(t *testing.T) string {
 type tierTiming struct {
 	window       time.Duration // tier 1: backlinks.window
 	decisionWait time.Duration // tier 2: tail_sampling decision_wait
+	tier1Args    []string      // more arguments of tier 1, e.g. --set
 }
 
 // tiers is the spanlinks tier in front of the tail-sampling tier, which
@@ -56,7 +57,7 @@ func startTiers(t *testing.T, s *sink, tm tierTiming) tiers {
 
 	sl := &collector{grpcAddr: freeAddr(t), httpAddr: freeAddr(t)}
 	slMetricsPort := metricsPort(t, sl)
-	var extra []string
+	extra := tm.tier1Args
 	if withoutSpanlinks() {
 		extra = append(extra, "--set=service::pipelines::traces::processors=[batch]")
 		t.Log("E2E_WITHOUT_SPANLINKS=1: tier 1 runs without the spanlinks processor")

@@ -28,6 +28,8 @@ type TelemetryBuilder struct {
 	meter                                   metric.Meter
 	mu                                      sync.Mutex
 	registrations                           []metric.Registration
+	ProcessorSpanlinksBacklinkSpans         metric.Int64Counter
+	ProcessorSpanlinksBacklinkSpansSkipped  metric.Int64Counter
 	ProcessorSpanlinksBacklinkedSpans       metric.Int64Counter
 	ProcessorSpanlinksBatchSpans            metric.Int64Counter
 	ProcessorSpanlinksHeldSpans             metric.Int64ObservableGauge
@@ -125,6 +127,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.ProcessorSpanlinksBacklinkSpans, err = builder.meter.Int64Counter(
+		"otelcol_processor_spanlinks_backlink_spans",
+		metric.WithDescription("Backlink spans emitted into linked-to traces (backlinks.deliver: spans), one per kept, valid link. [Development]"),
+		metric.WithUnit("{span}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorSpanlinksBacklinkSpansSkipped, err = builder.meter.Int64Counter(
+		"otelcol_processor_spanlinks_backlink_spans_skipped",
+		metric.WithDescription("Kept, valid links given no backlink span (backlinks.deliver: spans), by reason: unsampled. [Development]"),
+		metric.WithUnit("{link}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ProcessorSpanlinksBacklinkedSpans, err = builder.meter.Int64Counter(
 		"otelcol_processor_spanlinks_backlinked_spans",
 		metric.WithDescription("Origin spans given spanlinks.backlinks.* attributes. [Development]"),

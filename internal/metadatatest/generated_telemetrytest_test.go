@@ -32,6 +32,8 @@ func TestSetupTelemetry(t *testing.T) {
 		observer.Observe(1)
 		return nil
 	}))
+	tb.ProcessorSpanlinksBacklinkSpans.Add(context.Background(), 1)
+	tb.ProcessorSpanlinksBacklinkSpansSkipped.Add(context.Background(), 1)
 	tb.ProcessorSpanlinksBacklinkedSpans.Add(context.Background(), 1)
 	tb.ProcessorSpanlinksBatchSpans.Add(context.Background(), 1)
 	tb.ProcessorSpanlinksIndexFailures.Add(context.Background(), 1)
@@ -40,6 +42,12 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorSpanlinksMissedBacklinks.Add(context.Background(), 1)
 	tb.ProcessorSpanlinksReleaseErrors.Add(context.Background(), 1)
 	tb.ProcessorSpanlinksReleasedSpans.Add(context.Background(), 1)
+	AssertEqualProcessorSpanlinksBacklinkSpans(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorSpanlinksBacklinkSpansSkipped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorSpanlinksBacklinkedSpans(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
