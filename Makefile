@@ -108,6 +108,15 @@ $(DIST_BIN): $(GO_SRC_FILES) go.mod $(wildcard go.sum) builder-config.yaml $(OCB
 REDIS_MISSING = command -v redis-server >/dev/null 2>&1 || \
 	echo "NOTE: redis-server is not installed: the Redis index tests (internal/redisindex, TestFleet*, TestRedis*, the redis cases of TestScenarios) were SKIPPED; install it with: apt-get install -y redis-server"
 
+# Jaeger: see JAEGER_VERSION above.
+$(JAEGER):
+	@mkdir -p $(TOOLS_BIN)
+	@echo "==> building jaeger $(JAEGER_VERSION) into .tools/bin (once; minutes)"
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cd "$$tmp"; \
+	$(GO) mod init jaeger-build; \
+	$(GO) get github.com/jaegertracing/jaeger/cmd/jaeger@$(JAEGER_VERSION); \
+	CGO_ENABLED=0 $(GO) build -o $@ github.com/jaegertracing/jaeger/cmd/jaeger
+
 # mdatagen generates, from metadata.yaml, internal/metadata (the component's
 # type, stability and TelemetryBuilder), internal/metadatatest,
 # generated_component_test.go, generated_package_test.go (goleak),
@@ -118,14 +127,6 @@ REDIS_MISSING = command -v redis-server >/dev/null 2>&1 || \
 # mdatagen names the package after the folder metadata.yaml is in, hence the
 # link named spanlinksprocessor; gofmt then sorts the imports it leaves
 # unsorted.
-$(JAEGER):
-	@mkdir -p $(TOOLS_BIN)
-	@echo "==> building jaeger $(JAEGER_VERSION) into .tools/bin (once; minutes)"
-	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cd "$$tmp"; \
-	$(GO) mod init jaeger-build; \
-	$(GO) get github.com/jaegertracing/jaeger/cmd/jaeger@$(JAEGER_VERSION); \
-	CGO_ENABLED=0 $(GO) build -o $@ github.com/jaegertracing/jaeger/cmd/jaeger
-
 $(MDATAGEN):
 	@mkdir -p $(TOOLS_BIN)
 	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cd "$$tmp"; \
