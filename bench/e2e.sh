@@ -267,7 +267,9 @@ label() {
 }
 per100k() { tr ' ' '\n' <<<"${per[$1]:-}" | grep . | median; }
 pairedRatio() { tr ' ' '\n' <<<"${paired[$1]:-}" | grep . | median; }
-redisPer100k() { tr ' ' '\n' <<<"${rper[$1]:-}" | grep . | median; }
+# redisPer100k NAME: the median of NAME's redis-server CPU per 100k spans,
+# empty for a pipeline without Redis (grep's no match is no failure here).
+redisPer100k() { tr ' ' '\n' <<<"${rper[$1]:-}" | { grep . || true; } | median; }
 none=$(per100k none)
 echo
 echo "pipeline                                         CPU s per 100k spans (median)  ratio to no spanlinks  median of the rounds' ratios (rounds)"
