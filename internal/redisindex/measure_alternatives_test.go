@@ -158,10 +158,12 @@ func globEscape(s string) string {
 }
 
 // measureCommands fills hashes of 1M fields (24-byte fields, 49-byte
-// values) over 16384, 65536 and 131072 buckets and logs their memory per
-// field and Redis's CPU per pipelined command: EXISTS of a bucket's key,
-// HGET of a missing field (a scan of the bucket's listpack); then HGET and
-// HSETNX pipelined against the same two run by a script.
+// values) over 1024 to 131072 buckets, one count at a time, and logs their
+// memory per field, their encodings, and Redis's CPU per pipelined command:
+// EXISTS of a bucket's key, HGET of a missing field (a scan of the
+// bucket's listpack, or a hash table's lookup over 512 fields); then, at
+// 16384 buckets, HGET and HSETNX pipelined against the same two run by a
+// script.
 func measureCommands(t *testing.T, rc *redis.Client) {
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(1, 2))
@@ -173,16 +175,20 @@ func measureCommands(t *testing.T, rc *redis.Client) {
 		return string(b[:])
 	}
 	value := strings.Repeat("v", 49)
-	for _, n := range []uint64{1 << 14, 1 << 16, 1 << 17} {
+	for _, n := range []uint64{1 << 10, 1 << 12, 1 << 14, 1 << 16, 1 << 17} {
 		key := func(f string, pos int) string {
 			return fmt.Sprintf("c%d:{%x}%d", n, binary.LittleEndian.Uint64([]byte(f))%n, pos)
 		}
 		m0 := redistest.UsedMemory(t, rc)
 		perCommand(t, rc, 1000, 1000, func(p redis.Pipeliner) { f := field(); p.HSet(ctx, key(f, 0), f, value) })
-		t.Logf("%6d buckets, %5.1f fields each: %.1f bytes/field", n, 1e6/float64(n), float64(redistest.UsedMemory(t, rc)-m0)/1e6)
+		enc := rc.ObjectEncoding(ctx, key(field(), 0)).Val()
+		t.Logf("%6d buckets, %5.1f fields each (%s): %.1f bytes/field", n, 1e6/float64(n), enc, float64(redistest.UsedMemory(t, rc)-m0)/1e6)
 		t.Logf("  EXISTS: %.2f µs", perCommand(t, rc, 200, 1000, func(p redis.Pipeliner) { p.Exists(ctx, key(field(), 0)) }))
 		t.Logf("  HGET, missing field: %.2f µs", perCommand(t, rc, 200, 1000, func(p redis.Pipeliner) { f := field(); p.HGet(ctx, key(f, 0), f) }))
 		if n != 1<<14 {
+			if err := rc.FlushAll(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
 			continue
 		}
 		t.Logf("  HGET previous + HSETNX now's, pipelined: %.2f µs per pair", perCommand(t, rc, 200, 1000, func(p redis.Pipeliner) {
