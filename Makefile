@@ -191,8 +191,14 @@ bench: ## run the benchmarks; print each mix per span, its ratio to the floor, a
 	$(GO) test -run '^$$' -bench '^BenchmarkMix$$' -benchtime $(BENCH_MIX_TIME) -count $(BENCH_COUNT) -benchmem . | tee -a "$$out"; \
 	awk -f bench/table.awk "$$out"
 
-bench-e2e: $(DIST_BIN) $(TELEMETRYGEN) ## CPU per 100k spans of the collector with and without spanlinks (bench/e2e.sh)
-	bench/e2e.sh $(DIST_BIN) $(TELEMETRYGEN)
+# make bench-e2e runs bench/e2e.sh's pipelines: by default all five, the
+# two on Redis (they need redis-server) with redis-server's CPU per span and
+# per link; PIPELINES, REPEAT, LINKS, TRACES, WORKERS and RATE from the
+# environment pass through.
+BENCH_E2E_PIPELINES ?= none hold-none hold-all redis-hold-none redis-hold-all
+
+bench-e2e: $(DIST_BIN) $(TELEMETRYGEN) ## CPU per 100k spans of the collector with and without spanlinks, and of redis-server with the Redis index (bench/e2e.sh)
+	PIPELINES="$${PIPELINES:-$(BENCH_E2E_PIPELINES)}" bench/e2e.sh $(DIST_BIN) $(TELEMETRYGEN)
 
 bench-redis: ## Redis memory per index entry at 1M entries, and Redis CPU per span on one redis-server and a 3-master Cluster (needs redis-server)
 	SPANLINKS_MEASURE=1 $(GO) test -count=1 ./internal/redisindex -run 'TestMeasureMemory|TestMeasureCluster' -v -timeout 30m

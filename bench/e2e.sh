@@ -16,9 +16,13 @@
 #   hold-all   otlp -> spanlinks (hold: all, the default) -> debug
 #   redis-hold-none  otlp -> spanlinks (hold: none, index on Redis) -> debug
 #   redis-hold-all   otlp -> spanlinks (hold: all, index on Redis) -> debug
+#   spans      otlp -> spanlinks (deliver: spans: a backlink span per kept link) -> debug
 #
 # The redis pipelines start a redis-server on a free loopback port (emptied
-# before each run) and also print the server's CPU per 100k spans.
+# before each run) and also print the server's CPU per 100k spans, per span
+# and per link (its CPU over the measured phase divided by the spans, and by
+# the spans times LINKS: telemetrygen gives every span LINKS links, but the
+# first of a worker's spans, which has nothing to link to yet).
 #
 # The collector listens on free loopback ports only. Each run has two
 # phases of the same load: a warm-up, which fills the link index (200k spans
@@ -229,7 +233,7 @@ median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 echo "bench-e2e: per run, a warm-up then a measured phase, each of $workers telemetrygen workers x $traces traces of 2 spans with $links links each, at most $rate spans/s per worker (0: unthrottled); $repeat rounds"
 echo "collector: $otelcol; machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
-declare -A per this paired
+declare -A per this paired rper
 for round in $(seq "$repeat"); do
 	for name in $pipelines; do
 		# Not in $(...): the EXIT trap must see the collector's pid.
@@ -240,7 +244,9 @@ for round in $(seq "$repeat"); do
 		this[$name]=$p
 		extra=""
 		if [[ $name == redis-* ]]; then
-			extra=$(awk -v r="$r" -v n="$n" 'BEGIN {printf "  redis-server cpu/100k spans %.3f s", r * 100000 / n}')
+			rp=$(awk -v r="$r" -v n="$n" 'BEGIN {printf "%.3f", r * 100000 / n}')
+			rper[$name]+="$rp "
+			extra=$(awk -v r="$rp" -v l="$links" 'BEGIN {printf "  redis-server cpu/100k spans %.3f s (%.1f µs/span, %.2f µs/link)", r, r * 10, r * 10 / l}')
 		fi
 		printf 'round %d  %-15s  warm-up %7d spans, measured %7d spans: cpu %7.3f s  wall %5.1f s  cpu/100k spans %s s%s\n' \
 			"$round" "$name" "$w" "$n" "$c" "$wall" "$p" "$extra"
@@ -254,22 +260,39 @@ for round in $(seq "$repeat"); do
 	fi
 done
 
+# label NAME: the pipeline NAME as the tables show it.
+label() {
+	case $1 in
+	none) echo "otlp -> debug" ;;
+	hold-none) echo "otlp -> spanlinks (hold: none) -> debug" ;;
+	hold-all) echo "otlp -> spanlinks (hold: all) -> debug" ;;
+	redis-hold-none) echo "otlp -> spanlinks (hold: none, Redis) -> debug" ;;
+	redis-hold-all) echo "otlp -> spanlinks (hold: all, Redis) -> debug" ;;
+	spans) echo "otlp -> spanlinks (deliver: spans) -> debug" ;;
+	esac
+}
 per100k() { tr ' ' '\n' <<<"${per[$1]:-}" | grep . | median; }
 pairedRatio() { tr ' ' '\n' <<<"${paired[$1]:-}" | grep . | median; }
+# redisPer100k NAME: the median of NAME's redis-server CPU per 100k spans,
+# empty for a pipeline without Redis (grep's no match is no failure here).
+redisPer100k() { tr ' ' '\n' <<<"${rper[$1]:-}" | { grep . || true; } | median; }
 none=$(per100k none)
 echo
 echo "pipeline                                         CPU s per 100k spans (median)  ratio to no spanlinks  median of the rounds' ratios (rounds)"
 for name in $pipelines; do
-	case $name in
-	none) label="otlp -> debug" ;;
-	hold-none) label="otlp -> spanlinks (hold: none) -> debug" ;;
-	hold-all) label="otlp -> spanlinks (hold: all) -> debug" ;;
-	redis-hold-none) label="otlp -> spanlinks (hold: none, Redis) -> debug" ;;
-	spans) label="otlp -> spanlinks (deliver: spans) -> debug" ;;
-	redis-hold-all) label="otlp -> spanlinks (hold: all, Redis) -> debug" ;;
-	esac
 	v=$(per100k "$name")
 	r=$(pairedRatio "$name")
-	printf '%-48s %-30s %-22s %s\n' "$label" "$v" "$(awk -v a="$v" -v b="${none:-0}" 'BEGIN {if (b > 0) printf "%.2fx", a / b; else print "-"}')" \
+	printf '%-48s %-30s %-22s %s\n' "$(label "$name")" "$v" "$(awk -v a="$v" -v b="${none:-0}" 'BEGIN {if (b > 0) printf "%.2fx", a / b; else print "-"}')" \
 		"${r:+$(awk -v r="$r" 'BEGIN {printf "%.2fx", r}') (${paired[$name]% })}"
+done
+# Per span and per link, the collector's CPU and redis-server's (medians
+# over the rounds): the fleet's whole cost of a span on Redis.
+echo
+echo "pipeline                                         collector CPU µs/span  redis-server CPU µs/span  redis-server CPU µs/link ($links links/span)"
+for name in $pipelines; do
+	v=$(per100k "$name")
+	rv=$(redisPer100k "$name")
+	printf '%-48s %-22s %-25s %s\n' "$(label "$name")" "$(awk -v a="$v" 'BEGIN {printf "%.1f", a * 10}')" \
+		"$(awk -v a="$rv" 'BEGIN {if (a != "") printf "%.1f", a * 10; else print "-"}')" \
+		"$(awk -v a="$rv" -v l="$links" 'BEGIN {if (a != "") printf "%.2f", a * 10 / l; else print "-"}')"
 done

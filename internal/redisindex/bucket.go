@@ -28,7 +28,7 @@ const buckets = 16384
 // every bit of the field reaches the low bits the modulo keeps (FNV's low
 // bits alone depend on too little: IDs that repeat a counter, as the tests'
 // do, fell into a quarter of the buckets), modulo buckets.
-func bucketOf(field string) int {
+func bucketOf[F string | []byte](field F) int {
 	h := uint64(14695981039346656037)
 	for i := 0; i < len(field); i++ {
 		h = (h ^ uint64(field[i])) * 1099511628211
@@ -43,7 +43,16 @@ func bucketOf(field string) int {
 
 // bucketTag returns what the keys of bucket b hold between braces: b in
 // hexadecimal.
-func bucketTag(b int) string { return strconv.FormatUint(uint64(b), 16) }
+func bucketTag(b int) string { return bucketTags[b] }
+
+// bucketTags holds bucketTag of every bucket, made once.
+var bucketTags = func() []string {
+	tags := make([]string, buckets)
+	for b := range tags {
+		tags[b] = strconv.FormatUint(uint64(b), 16)
+	}
+	return tags
+}()
 
 // emptyHashTag reports whether a key that starts with prefix has an empty
 // hash tag first ("{}"), which makes Redis Cluster hash the whole key, so

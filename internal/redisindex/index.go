@@ -49,15 +49,15 @@ type client interface {
 type Index struct {
 	opt      Options
 	client   client
-	lifetime int64 // µs
+	lifetime int64 // microseconds
 	ttl      string
-	slot     int64 // µs: the length of a time slot, the lifetime + 1s
+	slot     int64 // microseconds: the length of a time slot, the lifetime + 1s
 
 	mu       sync.Mutex // serialises connect
 	topo     atomic.Pointer[topology]
-	offset   atomic.Int64 // µs to add to the local clock to read Redis's
+	offset   atomic.Int64 // microseconds to add to the local clock to read Redis's
 	resynced atomic.Int64 // local unix ns of the last offset measurement
-	latest   atomic.Int64 // local unix µs: the latest time given to Add or Expire
+	latest   atomic.Int64 // local unix microseconds: the latest time given to Add or Expire
 
 	breaker breaker
 	ledger  ledger
@@ -250,11 +250,12 @@ func reconnect(err error) bool {
 }
 
 // refOf returns the 24 bytes of a span's trace ID and span ID.
-func refOf(r linkindex.Ref) string {
-	var b [refLen]byte
-	copy(b[:16], r.TraceID[:])
-	copy(b[16:], r.SpanID[:])
-	return string(b[:])
+func refOf(r linkindex.Ref) string { return string(appendRef(nil, r)) }
+
+// appendRef appends the 24 bytes of a span's trace ID and span ID to dst.
+func appendRef(dst []byte, r linkindex.Ref) []byte {
+	dst = append(dst, r.TraceID[:]...)
+	return append(dst, r.SpanID[:]...)
 }
 
 // keyOf returns the field of target r in partition p, in its bucket's hash
@@ -262,33 +263,33 @@ func refOf(r linkindex.Ref) string {
 // (big-endian) unless p is zero. Fields of different partitions never
 // match: a partitioned field is longer than an unpartitioned one, and two
 // partitions' differ in their first 8 bytes.
-func keyOf(p linkindex.Partition, r linkindex.Ref) string {
-	if p == 0 {
-		return refOf(r)
+func keyOf(p linkindex.Partition, r linkindex.Ref) string { return string(appendKey(nil, p, r)) }
+
+// appendKey appends keyOf(p, r) to dst.
+func appendKey(dst []byte, p linkindex.Partition, r linkindex.Ref) []byte {
+	if p != 0 {
+		dst = binary.BigEndian.AppendUint64(dst, uint64(p))
 	}
-	var b [8 + refLen]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(p))
-	copy(b[8:24], r.TraceID[:])
-	copy(b[24:], r.SpanID[:])
-	return string(b[:])
+	return appendRef(dst, r)
 }
 
 // record returns what an entry keeps of a linker: IDs, error flag, name.
-func record(l linkindex.Linker) string {
+func record(l linkindex.Linker) string { return string(appendRecord(nil, l)) }
+
+// appendRecord appends record(l) to dst.
+func appendRecord(dst []byte, l linkindex.Linker) []byte {
 	name := l.Name
 	if len(name) > maxName {
 		name = name[:maxName]
 	}
-	b := make([]byte, 0, recordMin+len(name))
-	b = append(b, l.TraceID[:]...)
-	b = append(b, l.SpanID[:]...)
+	dst = appendRef(dst, l.Ref)
 	if l.Error {
-		b = append(b, 1)
+		dst = append(dst, 1)
 	} else {
-		b = append(b, 0)
+		dst = append(dst, 0)
 	}
-	b = binary.BigEndian.AppendUint16(b, uint16(len(name)))
-	return string(append(b, name...))
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(name)))
+	return append(dst, name...)
 }
 
 // parseRecords returns the linkers of concatenated records.

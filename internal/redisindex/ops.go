@@ -22,34 +22,12 @@ func (ix *Index) Add(ctx context.Context, b *linkindex.Links, now time.Time) err
 	}
 	added := 0
 	err := ix.do(ctx, func(ctx context.Context, t *topology) error {
-		// The links by target, targets in the order first linked.
-		type group struct {
-			ref  string
-			recs []any
-		}
-		var groups []group
-		at := make(map[string]int)
-		for i := range b.Len() {
-			target, from := b.At(i)
-			ref := keyOf(b.PartitionAt(i), target)
-			g, ok := at[ref]
-			if !ok {
-				g = len(groups)
-				at[ref] = g
-				groups = append(groups, group{ref: ref})
-			}
-			groups[g].recs = append(groups[g].recs, record(from))
-		}
 		us := strconv.FormatInt(ix.redisMicros(now), 10)
 		args := make([][]any, len(t.nodes))
-		for _, g := range groups {
-			b := bucketOf(g.ref)
-			n := t.nodeOf(b)
-			if args[n] == nil {
-				args[n] = []any{us, ix.lifetime, ix.ttl, ix.opt.KeyPrefix, ix.slot, ahead}
+		for n, blob := range addBlobs(b, t) {
+			if blob != nil {
+				args[n] = []any{us, ix.lifetime, ix.ttl, ix.opt.KeyPrefix, ix.slot, ahead, blob}
 			}
-			args[n] = append(args[n], bucketTag(b), g.ref, len(g.recs))
-			args[n] = append(args[n], g.recs...)
 		}
 		cmds, err := ix.run(ctx, t, addScript, args)
 		for _, c := range cmds {
@@ -84,17 +62,12 @@ func (ix *Index) Lookup(ctx context.Context, q *linkindex.Targets, since time.Ti
 	err := ix.do(ctx, func(ctx context.Context, t *topology) error {
 		us := strconv.FormatInt(max(ix.redisMicros(since), ix.floor()), 10)
 		head := ix.head()
+		blobs, places := lookupBlobs(q, t)
 		args := make([][]any, len(t.nodes))
-		places := make([][]int, len(t.nodes))
-		for i := range q.Len() {
-			ref := keyOf(q.PartitionAt(i), q.At(i))
-			b := bucketOf(ref)
-			n := t.nodeOf(b)
-			if args[n] == nil {
-				args[n] = []any{us, limit, ix.opt.KeyPrefix, ix.slot, head, ahead}
+		for n, blob := range blobs {
+			if blob != nil {
+				args[n] = []any{us, limit, ix.opt.KeyPrefix, ix.slot, head, ahead, blob}
 			}
-			args[n] = append(args[n], bucketTag(b), ref)
-			places[n] = append(places[n], i)
 		}
 		cmds, err := ix.run(ctx, t, lookupScript, args)
 		for n, c := range cmds {
@@ -102,28 +75,40 @@ func (ix *Index) Lookup(ctx context.Context, q *linkindex.Targets, since time.Ti
 				continue
 			}
 			r, _ := c.Slice()
-			for j := 0; j+3 < len(r); j += 4 {
-				at, _ := r[j].(int64)
-				count, _ := r[j+1].(int64)
-				errs, _ := r[j+2].(int64)
-				blob, _ := r[j+3].(string)
-				if at < 1 || int(at) > len(places[n]) {
-					return fmt.Errorf("a lookup answer for argument %d of %d", at, len(places[n]))
-				}
-				var linkers []linkindex.Linker
-				if blob != "" {
-					linkers, err = parseRecords(blob, make([]linkindex.Linker, 0, min(int(count), limit)))
-					if err != nil {
-						return fmt.Errorf("a lookup answer: %w", err)
-					}
-				}
-				q.SetResult(places[n][at-1], linkindex.Backlinks{Count: int(count), ErrorCount: int(errs), Linkers: linkers})
+			if err := setResults(q, r, places[n], limit); err != nil {
+				return err
 			}
 		}
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("looking %d spans up in Redis: %w", q.Len(), err)
+	}
+	return nil
+}
+
+// setResults sets the results of q's spans from one node's lookup answer
+// r: four values per span with entries (its place among the node's spans,
+// from 1, the count, the error count and the listed records); places are
+// the places in q of the node's spans.
+func setResults(q *linkindex.Targets, r []any, places []int, limit int) error {
+	for j := 0; j+3 < len(r); j += 4 {
+		at, _ := r[j].(int64)
+		count, _ := r[j+1].(int64)
+		errs, _ := r[j+2].(int64)
+		blob, _ := r[j+3].(string)
+		if at < 1 || int(at) > len(places) {
+			return fmt.Errorf("a lookup answer for span %d of %d", at, len(places))
+		}
+		var linkers []linkindex.Linker
+		if blob != "" {
+			var err error
+			linkers, err = parseRecords(blob, make([]linkindex.Linker, 0, min(int(count), limit)))
+			if err != nil {
+				return fmt.Errorf("a lookup answer: %w", err)
+			}
+		}
+		q.SetResult(places[at-1], linkindex.Backlinks{Count: int(count), ErrorCount: int(errs), Linkers: linkers})
 	}
 	return nil
 }

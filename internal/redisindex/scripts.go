@@ -64,18 +64,32 @@ const scriptFlags = "#!lua flags=allow-cross-slot-keys\n"
 // stamped with the Redis-clock time of the collector that added it, which
 // the offset measured with TIME keeps within milliseconds of Redis's own;
 // ahead covers that and a collector whose latest time lags its clock.
-const ahead = 1_000_000 // µs
+const ahead = 1_000_000 // microseconds
 
-// positionsLua defines positions(lo, hi, slot): the positions of the slots
-// from lo's to hi's (µs), at most all three, in that order; none when hi
+// positionsLua defines target(blob, at, prefix), which reads a target of a
+// blob, and positions(lo, hi, slot): the positions of the slots
+// from lo's to hi's (microseconds), at most all three, in that order; none when hi
 // is before lo. A script reads only these: every other position holds
-// entries stamped at or before lo, or after hi, which no one adds.
+// entries stamped at or before lo, or after hi, which no one adds. The
+// positions are strings, ready to end a key: Lua formats a number that it
+// joins to a string with sprintf, each time.
 const positionsLua = `
 local function positions(lo, hi, slot)
   local s0, s1 = math.floor(lo / slot), math.floor(hi / slot)
   local ps = {}
-  for s = s0, math.min(s1, s0 + 2) do ps[#ps + 1] = s % 3 end
+  for s = s0, math.min(s1, s0 + 2) do ps[#ps + 1] = tostring(s % 3) end
   return ps
+end
+local byte, sub, unpack = string.byte, string.sub, struct.unpack
+-- target(blob, at): the key base (key prefix and bucket tag in braces) and
+-- the field of the target at at in blob (blob.go), and where what follows
+-- it starts.
+local function target(blob, at, prefix)
+  local tl = byte(blob, at)
+  local base = prefix .. '{' .. sub(blob, at + 1, at + tl) .. '}'
+  at = at + 1 + tl
+  local fl = byte(blob, at)
+  return base, sub(blob, at + 1, at + fl), at + 1 + fl
 end
 local function redisNow()
   local t = redis.call('TIME')
@@ -86,95 +100,106 @@ end
 // addScript adds a batch's links on one node, atomically.
 //
 // KEYS[1] is the node's route key (it only routes the call; nothing is
-// written to it). ARGV: now (µs), lifetime (µs), ttl (ms), key prefix, slot
-// length (µs), ahead (µs), then for each target its bucket tag, its field,
-// its record count k and k records. Every new entry is stamped with now
-// and written at the position of now's slot. A linker already held for a
-// target within the lifetime, in any slot from the lifetime's start to
-// ahead after now (or after Redis's TIME, when later), is not added again,
-// so each linker counts once per target whichever slot holds it; entries
-// past the lifetime are dropped from the value the add rewrites. Each
-// written key lives ttl after its last write. Returns the number of
-// entries added.
+// written to it). ARGV: now (microseconds), lifetime (microseconds), ttl (ms), key prefix, slot
+// length (microseconds), ahead (microseconds), and the blob of the targets, each with its
+// records (blob.go). Every new entry is stamped with now
+// and appended to the target's value at the position of now's slot. A
+// linker already held for a target within the lifetime, in any slot from
+// the lifetime's start to ahead after now (or after Redis's TIME, when
+// later), is not added again, so each linker counts once per target
+// whichever slot holds it. Each written key lives ttl after its last
+// write. Returns the number of entries added.
+//
+// A value is searched for a linker's 24 bytes as a plain substring before
+// it is parsed: a value that does not contain them holds no entry of that
+// linker, which is the common case (a new linker for its target), so a
+// value is parsed only for a linker sent again. An append keeps the
+// entries already in the value, those past the lifetime too: a slot's key
+// takes writes for a slot, so they are at most a second's worth, and every
+// reader drops them by their time.
 var addScript = redis.NewScript(scriptFlags + positionsLua + `
 local now, life, ttl, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local slot, ahead = tonumber(ARGV[5]), tonumber(ARGV[6])
 local cutoff = now - life
-local pos = math.floor(now / slot) % 3
-local ps = positions(cutoff, math.max(now, redisNow()) + ahead, slot)
+local pos = tostring(math.floor(now / slot) % 3)
+local others = {}
+for _, p in ipairs(positions(cutoff, math.max(now, redisNow()) + ahead, slot)) do
+  if p ~= pos then others[#others + 1] = p end
+end
 local hdr = struct.pack('>d', now)
+local find = string.find
+-- holds(v, ref): v holds an entry of linker ref added after cutoff.
+local function holds(v, ref)
+  if not v or not find(v, ref, 1, true) then return false end
+  local at = 1
+  while at <= #v do
+    if sub(v, at + 8, at + 31) == ref and unpack('>d', v, at) > cutoff then return true end
+    at = at + 35 + unpack('>H', v, at + 33)
+  end
+  return false
+end
+-- held(old, ref): one of the values old holds an entry of linker ref.
+local function held(old, ref)
+  for j = 1, #old do
+    if holds(old[j], ref) then return true end
+  end
+  return false
+end
 local added = 0
 local touched = {}
-local i = 7
-while i <= #ARGV do
-  local base = prefix .. '{' .. ARGV[i] .. '}'
-  local field = ARGV[i + 1]
-  local k = tonumber(ARGV[i + 2])
-  local key = base .. pos
-  local vs, any = {}, false
-  for j = 1, #ps do
-    if ps[j] ~= pos then
-      vs[j] = redis.call('HGET', base .. ps[j], field)
-      any = any or vs[j]
-    end
+local blob = ARGV[7]
+local recs = {}
+local at = 1
+while at <= #blob do
+  local base, field, k
+  base, field, at = target(blob, at, prefix)
+  k, at = unpack('>I4', blob, at)
+  for j = 1, k do
+    local q = at + 27 + unpack('>H', blob, at + 25)
+    recs[j] = sub(blob, at, q - 1)
+    at = q
   end
-  local value, written = nil, false
-  if k == 1 and not any and redis.call('HSETNX', key, field, hdr .. ARGV[i + 3]) == 1 then
-    -- A new target with one linker, the common case: one write, unless
-    -- now's slot holds the target already.
+  local key = base .. pos
+  local old = {}
+  for j = 1, #others do
+    old[#old + 1] = redis.call('HGET', base .. others[j], field)
+  end
+  local written = false
+  local cur = nil
+  if k == 1 and not held(old, sub(recs[1], 1, 24)) and
+      redis.call('HSETNX', key, field, hdr .. recs[1]) == 1 then
+    -- A new target with one linker: one write.
     added = added + 1
     written = true
   else
-    for j = 1, #ps do
-      if ps[j] == pos then vs[j] = redis.call('HGET', key, field) end
-    end
-    local held, kept, new = {}, {}, {}
-    for j = 1, #ps do
-      local v = vs[j]
-      if v then
-        local mine = ps[j] == pos
-        local at = 1
-        while at <= #v do
-          local t = struct.unpack('>d', v, at)
-          local q = at + 35 + struct.unpack('>H', v, at + 33)
-          if t > cutoff then
-            held[string.sub(v, at + 8, at + 31)] = true
-            if mine then kept[#kept + 1] = string.sub(v, at, q - 1) end
-          end
-          at = q
-        end
-      end
-    end
-    for j = i + 3, i + 2 + k do
-      local ref = string.sub(ARGV[j], 1, 24)
-      if not held[ref] then
-        held[ref] = true
-        new[#new + 1] = hdr .. ARGV[j]
+    cur = redis.call('HGET', key, field)
+    local new, seen = {}, {}
+    for j = 1, k do
+      local ref = sub(recs[j], 1, 24)
+      if not seen[ref] and not holds(cur, ref) and not held(old, ref) then
+        seen[ref] = true
+        new[#new + 1] = hdr .. recs[j]
       end
     end
     if #new > 0 then
+      redis.call('HSET', key, field, (cur or '') .. table.concat(new))
       added = added + #new
-      value = table.concat(kept) .. table.concat(new)
+      written = true
     end
-  end
-  if value then
-    redis.call('HSET', key, field, value)
-    written = true
   end
   if written and not touched[key] then
     touched[key] = true
     redis.call('PEXPIRE', key, ttl)
   end
-  i = i + 3 + k
 end
 return added
 `)
 
 // lookupScript looks a batch's spans up on one node; it writes nothing.
 //
-// KEYS[1] is the node's route key. ARGV: since (µs), limit, key prefix,
-// slot length (µs), the collector's latest time (µs, 0 when it has none),
-// ahead (µs), then each span's bucket tag and field. It reads the span's
+// KEYS[1] is the node's route key. ARGV: since (microseconds), limit, key prefix,
+// slot length (microseconds), the collector's latest time (microseconds, 0 when it has none),
+// ahead (microseconds), and the blob of the spans (blob.go). It reads the span's
 // field at the positions of the slots from since's to ahead after the
 // later of the latest time and Redis's TIME. For every span with entries
 // added after since it returns four values: the span's place among the
@@ -186,12 +211,15 @@ local slot, latest, ahead = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[
 local ps = positions(since, math.max(latest, redisNow()) + ahead, slot)
 local out = {}
 local place = 0
-for i = 7, #ARGV, 2 do
+local blob = ARGV[7]
+local at = 1
+while at <= #blob do
   place = place + 1
-  local base = prefix .. '{' .. ARGV[i] .. '}'
+  local base, field
+  base, field, at = target(blob, at, prefix)
   local vals = {}
   for j = 1, #ps do
-    local v = redis.call('HGET', base .. ps[j], ARGV[i + 1])
+    local v = redis.call('HGET', base .. ps[j], field)
     if v then vals[#vals + 1] = v end
   end
   local n, e, parts = 0, 0, {}
