@@ -81,6 +81,10 @@ type BacklinksConfig struct {
 	// after them still give them backlinks. Read and written by Unmarshal
 	// and Marshal, since it is a string or a list.
 	Hold Hold `mapstructure:"hold"`
+	// Storage is the ID of a storage extension (e.g. file_storage) that
+	// keeps the held spans, so that a crash loses none of them; empty: the
+	// hold lives in memory only.
+	Storage string `mapstructure:"storage"`
 	// MaxHeldSpans bounds the hold; past it the oldest spans are released early.
 	MaxHeldSpans int `mapstructure:"max_held_spans"`
 	// MaxHeldBytes bounds the hold by the protobuf size of the spans held;
@@ -265,7 +269,29 @@ func (c *Config) Validate() error {
 		}
 		errs = append(errs, b.Index.validate()...)
 	}
+	if err := b.validateStorage(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// validateStorage refuses a storage ID that is not one, and a storage
+// where nothing is held to store.
+func (b BacklinksConfig) validateStorage() error {
+	if b.Storage == "" {
+		return nil
+	}
+	var id component.ID
+	if err := id.UnmarshalText([]byte(b.Storage)); err != nil {
+		return fmt.Errorf("backlinks.storage: %q is not a storage extension ID (type[/name], e.g. file_storage): %w", b.Storage, err)
+	}
+	if !b.Enabled {
+		return fmt.Errorf("backlinks.storage: %q is set but backlinks.enabled is false: nothing is held to store", b.Storage)
+	}
+	if b.Hold.Mode == HoldNone {
+		return fmt.Errorf("backlinks.storage: %q is set but backlinks.hold is %q: nothing is held to store", b.Storage, HoldNone)
+	}
+	return nil
 }
 
 func (h Hold) validate() error {

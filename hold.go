@@ -35,11 +35,18 @@ func (p *spanLinksProcessor) holdSpans(ctx context.Context, held ptrace.Traces, 
 	from := client.FromContext(ctx)
 	backlinked := 0
 	hold.Split(held, n, p.cfg.Backlinks.Partition.ResourceAttribute != "", partOf, func(pt hold.Part) {
-		b := hold.Batch{Traces: pt.Traces, Spans: pt.Spans, Bytes: hold.Size(pt.Traces), Client: from, Part: pt.Part, Arrived: now}
+		b := hold.Batch{Traces: pt.Traces, Spans: pt.Spans, Client: from, Part: pt.Part, Arrived: now}
+		// Stored before it is held, so that the release loop never
+		// deletes a record before it is written.
+		p.putHeld(ctx, &b)
 		switch p.hold.Add(b) {
+		case hold.Waits:
+			p.countStored(ctx, b)
 		case hold.WaitsMadeDue:
+			p.countStored(ctx, b)
 			p.kick()
 		case hold.Passes:
+			p.deleteHeld(b)
 			p.kick() // what became due before it gave way
 			p.tel.releasedSpans.Add(ctx, int64(pt.Spans), p.tel.releaseReason[hold.ReasonFull])
 			backlinked += p.backlink(ctx, pt.Traces, now.Add(-p.reach))

@@ -22,6 +22,7 @@ import (
 // span: validate, truncate, annotate, index, backlink, hold.
 type spanLinksProcessor struct {
 	cfg    *Config
+	id     component.ID // the processor's ID: its storage client's name
 	next   consumer.Traces
 	logger *zap.Logger
 	now    func() time.Time // the clock; tests inject their own
@@ -29,6 +30,7 @@ type spanLinksProcessor struct {
 	index  linkindex.Index  // nil when backlinks are disabled
 	hold   *hold.Hold       // nil when no span is held
 	holdIf hold.Chooser     // nil when every span is held
+	store  *hold.Store      // backlinks.storage, from Start; nil: the hold is in memory only
 	learn  *learner.Learner // the spans that passed unheld, hold: auto's classes; nil when backlinks are disabled
 	tick   time.Duration    // how often the release loop checks for due spans; 0: only when woken
 	reach  time.Duration    // how long before a span arrived its linkers count: the window and a tick
@@ -45,6 +47,7 @@ type spanLinksProcessor struct {
 func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*spanLinksProcessor, error) {
 	p := &spanLinksProcessor{
 		cfg:     cfg,
+		id:      set.ID,
 		next:    next,
 		logger:  set.Logger,
 		now:     time.Now,
@@ -99,15 +102,24 @@ func (p *spanLinksProcessor) Capabilities() consumer.Capabilities {
 	return consumer.Capabilities{MutatesData: true}
 }
 
-// Start starts the release loop: every tick, and whenever spans become due
+// Start opens backlinks.storage, if set, holding again what it stored,
+// and starts the release loop: every tick, and whenever spans become due
 // early, it forwards the held spans that are due and expires the index.
 // It is the only goroutine that forwards held spans, so that a slow next
-// consumer delays only it, never a sender's ConsumeTraces.
-func (p *spanLinksProcessor) Start(context.Context, component.Host) error {
-	if p.index == nil || p.manual {
+// consumer delays only it, never a sender's ConsumeTraces; stored batches
+// whose window is over leave on its first round.
+func (p *spanLinksProcessor) Start(ctx context.Context, host component.Host) error {
+	if p.index == nil {
 		return nil
 	}
+	loaded, err := p.openStore(ctx, host)
+	if err != nil || p.manual {
+		return err
+	}
 	p.wake = make(chan struct{}, 1)
+	if loaded {
+		p.wake <- struct{}{}
+	}
 	p.stop = make(chan struct{})
 	p.wg.Add(1)
 	go func() {
@@ -151,11 +163,15 @@ func (p *spanLinksProcessor) Shutdown(ctx context.Context) error {
 	if p.hold != nil {
 		p.release(p.hold.Close(), p.now())
 	}
-	var err error
+	var err, serr error
 	if p.index != nil {
 		err = p.index.Close()
 	}
-	return errors.Join(err, p.tel.shutdown())
+	if p.store != nil {
+		serr = p.store.Close(ctx)
+		p.store = nil
+	}
+	return errors.Join(err, serr, p.tel.shutdown())
 }
 
 // ConsumeTraces applies the contract's steps to every span of td, in
@@ -256,6 +272,7 @@ func (p *spanLinksProcessor) release(batches []hold.Batch, now time.Time) {
 				zap.String("reason", b.Reason), zap.Int("spans", b.Spans),
 				zap.Duration("held", now.Sub(b.Arrived)), zap.Error(err))
 		}
+		p.deleteHeld(b) // forwarded, or refused and counted: not again
 	}
 	p.tel.record(context.Background(), &c)
 }
