@@ -27,10 +27,17 @@ import (
 // collector's shutdown (or, unflushed, a crash) would.
 func fileClient(t testing.TB, dir string) (c storage.Client, close func()) {
 	t.Helper()
+	return fileClientSync(t, dir, false)
+}
+
+// fileClientSync is fileClient with file_storage's fsync option.
+func fileClientSync(t testing.TB, dir string, fsync bool) (c storage.Client, close func()) {
+	t.Helper()
 	ctx := context.Background()
 	f := filestorage.NewFactory()
 	cfg := f.CreateDefaultConfig().(*filestorage.Config)
 	cfg.Directory = dir
+	cfg.FSync = fsync
 	ext, err := f.Create(ctx, extensiontest.NewNopSettings(f.Type()), cfg)
 	require.NoError(t, err)
 	require.NoError(t, ext.Start(ctx, componenttest.NewNopHost()))
