@@ -24,8 +24,9 @@ func (p *spanLinksProcessor) takeHeld(ctx context.Context, td ptrace.Traces) (pt
 // partition (step 6). A batch the hold cannot take (it is full and the
 // release loop behind, or the batch's partition holds the most) passes
 // now, not held, rather than wait or grow the hold: it gets its backlinks
-// and joins td, and it is counted. It returns how many of those spans got
-// their first backlinks.
+// and joins td, and it is counted. With backlinks.storage each batch is
+// stored before it is held, and its record deleted if it passes. It
+// returns how many of those spans got their first backlinks.
 func (p *spanLinksProcessor) holdSpans(ctx context.Context, held ptrace.Traces, n int, td ptrace.Traces, now time.Time) int {
 	if n == 0 {
 		return 0
