@@ -27,14 +27,16 @@ type spanLinksProcessor struct {
 	logger *zap.Logger
 	now    func() time.Time // the clock; tests inject their own
 
-	index  linkindex.Index  // nil when backlinks are disabled
-	hold   *hold.Hold       // nil when no span is held
-	holdIf hold.Chooser     // nil when every span is held
-	store  *hold.Store      // backlinks.storage, from Start; nil: the hold is in memory only
-	learn  *learner.Learner // the spans that passed unheld, hold: auto's classes; nil when backlinks are disabled
-	tick   time.Duration    // how often the release loop checks for due spans; 0: only when woken
-	reach  time.Duration    // how long before a span arrived its linkers count: the window and a tick
-	manual bool             // tests: Start starts no release loop; the test calls releaseDue
+	index  linkindex.Index // nil when backlinks are disabled
+	hold   *hold.Hold      // nil when no span is held
+	holdIf hold.Chooser    // nil when every span is held
+	store  *hold.Store     // backlinks.storage, from Start; nil: the hold is in memory only
+
+	storeClosed bool             // Shutdown closed store
+	learn       *learner.Learner // the spans that passed unheld, hold: auto's classes; nil when backlinks are disabled
+	tick        time.Duration    // how often the release loop checks for due spans; 0: only when woken
+	reach       time.Duration    // how long before a span arrived its linkers count: the window and a tick
+	manual      bool             // tests: Start starts no release loop; the test calls releaseDue
 
 	tel     *telemetry
 	dropLog *zap.Logger // nil unless debug logging is on
@@ -167,9 +169,11 @@ func (p *spanLinksProcessor) Shutdown(ctx context.Context) error {
 	if p.index != nil {
 		err = p.index.Close()
 	}
-	if p.store != nil {
+	if p.store != nil && !p.storeClosed {
+		// p.store stays set: a call after Shutdown passes unheld, and a
+		// put on the closed client fails and is counted, nothing more.
 		serr = p.store.Close(ctx)
-		p.store = nil
+		p.storeClosed = true
 	}
 	return errors.Join(err, serr, p.tel.shutdown())
 }

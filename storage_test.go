@@ -311,3 +311,15 @@ func TestConfigStorage(t *testing.T) {
 		})
 	}
 }
+
+// TestStorageAfterShutdown: a call after Shutdown passes at once, as
+// without storage, and a second Shutdown is harmless.
+func TestStorageAfterShutdown(t *testing.T) {
+	clock := &fakeClock{t: start}
+	run := startRun(t, storageConfig(), t.TempDir(), clock)
+	ctx := context.Background()
+	require.NoError(t, run.p.Shutdown(ctx))
+	require.NoError(t, run.p.ConsumeTraces(ctx, inputOf(orders(1, 2))))
+	assert.Equal(t, 2, run.sink.SpanCount())
+	require.NoError(t, run.p.Shutdown(ctx))
+}
