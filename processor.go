@@ -27,16 +27,16 @@ type spanLinksProcessor struct {
 	logger *zap.Logger
 	now    func() time.Time // the clock; tests inject their own
 
-	index  linkindex.Index // nil when backlinks are disabled
-	hold   *hold.Hold      // nil when no span is held
-	holdIf hold.Chooser    // nil when every span is held
-	store  *hold.Store     // backlinks.storage, from Start; nil: the hold is in memory only
+	index  linkindex.Index  // nil when backlinks are disabled
+	hold   *hold.Hold       // nil when no span is held
+	holdIf hold.Chooser     // nil when every span is held
+	learn  *learner.Learner // the spans that passed unheld, hold: auto's classes; nil when backlinks are disabled
+	tick   time.Duration    // how often the release loop checks for due spans; 0: only when woken
+	reach  time.Duration    // how long before a span arrived its linkers count: the window and a tick
+	manual bool             // tests: Start starts no release loop; the test calls releaseDue
 
-	storeClosed bool             // Shutdown closed store
-	learn       *learner.Learner // the spans that passed unheld, hold: auto's classes; nil when backlinks are disabled
-	tick        time.Duration    // how often the release loop checks for due spans; 0: only when woken
-	reach       time.Duration    // how long before a span arrived its linkers count: the window and a tick
-	manual      bool             // tests: Start starts no release loop; the test calls releaseDue
+	store       *hold.Store // backlinks.storage, from Start; nil: the hold is in memory only
+	storeClosed bool        // Shutdown closed store
 
 	tel     *telemetry
 	dropLog *zap.Logger // nil unless debug logging is on
