@@ -98,6 +98,10 @@ type BacklinksConfig struct {
 	Hold Hold `mapstructure:"hold"`
 	// Deliver is DeliverAttributes or DeliverSpans.
 	Deliver Deliver `mapstructure:"deliver"`
+	// Storage is the ID of a storage extension (e.g. file_storage) that
+	// keeps the held spans, so that a crash loses none of them; empty: the
+	// hold lives in memory only.
+	Storage string `mapstructure:"storage"`
 	// MaxHeldSpans bounds the hold; past it the oldest spans are released early.
 	MaxHeldSpans int `mapstructure:"max_held_spans"`
 	// MaxHeldBytes bounds the hold by the protobuf size of the spans held;
@@ -286,6 +290,9 @@ func (c *Config) Validate() error {
 		}
 		errs = append(errs, b.Index.validate()...)
 	}
+	if err := b.validateStorage(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -317,6 +324,7 @@ func (b BacklinksConfig) validateDeliver() []error {
 	unused("partition.metadata_key", b.Partition.MetadataKey != "", b.Partition.MetadataKey)
 	unused("partition.resource_attribute", b.Partition.ResourceAttribute != "", b.Partition.ResourceAttribute)
 	unused("index.backend", b.Index.Backend != def.Index.Backend, b.Index.Backend)
+	unused("storage", b.Storage != "", b.Storage)
 	return errs
 }
 
@@ -326,6 +334,25 @@ func holdText(h Hold) string {
 		return string(h.Mode)
 	}
 	return fmt.Sprintf("%q", h.Conditions)
+}
+
+// validateStorage refuses a storage ID that is not one, and a storage
+// where nothing is held to store.
+func (b BacklinksConfig) validateStorage() error {
+	if b.Storage == "" {
+		return nil
+	}
+	var id component.ID
+	if err := id.UnmarshalText([]byte(b.Storage)); err != nil {
+		return fmt.Errorf("backlinks.storage: %q is not a storage extension ID (type[/name], e.g. file_storage): %w", b.Storage, err)
+	}
+	if !b.Enabled {
+		return fmt.Errorf("backlinks.storage: %q is set but backlinks.enabled is false: nothing is held to store", b.Storage)
+	}
+	if b.Hold.Mode == HoldNone {
+		return fmt.Errorf("backlinks.storage: %q is set but backlinks.hold is %q: nothing is held to store", b.Storage, HoldNone)
+	}
+	return nil
 }
 
 func (h Hold) validate() error {

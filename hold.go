@@ -2,12 +2,19 @@ package spanlinksprocessor
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/spanlinks/spanlinksprocessor/internal/hold"
 	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"go.opentelemetry.io/collector/client"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // takeHeld moves out of td the spans to hold (step 6): none under hold:
@@ -24,8 +31,9 @@ func (p *spanLinksProcessor) takeHeld(ctx context.Context, td ptrace.Traces) (pt
 // partition (step 6). A batch the hold cannot take (it is full and the
 // release loop behind, or the batch's partition holds the most) passes
 // now, not held, rather than wait or grow the hold: it gets its backlinks
-// and joins td, and it is counted. It returns how many of those spans got
-// their first backlinks.
+// and joins td, and it is counted. With backlinks.storage each batch is
+// stored before it is held, and its record deleted if it passes. It
+// returns how many of those spans got their first backlinks.
 func (p *spanLinksProcessor) holdSpans(ctx context.Context, held ptrace.Traces, n int, td ptrace.Traces, now time.Time) int {
 	if n == 0 {
 		return 0
@@ -35,11 +43,18 @@ func (p *spanLinksProcessor) holdSpans(ctx context.Context, held ptrace.Traces, 
 	from := client.FromContext(ctx)
 	backlinked := 0
 	hold.Split(held, n, p.cfg.Backlinks.Partition.ResourceAttribute != "", partOf, func(pt hold.Part) {
-		b := hold.Batch{Traces: pt.Traces, Spans: pt.Spans, Bytes: hold.Size(pt.Traces), Client: from, Part: pt.Part, Arrived: now}
+		b := hold.Batch{Traces: pt.Traces, Spans: pt.Spans, Client: from, Part: pt.Part, Arrived: now}
+		// Stored before it is held, so that the release loop never
+		// deletes a record before it is written.
+		p.putHeld(ctx, &b)
 		switch p.hold.Add(b) {
+		case hold.Waits:
+			p.countStored(ctx, b)
 		case hold.WaitsMadeDue:
+			p.countStored(ctx, b)
 			p.kick()
 		case hold.Passes:
+			p.deleteHeld(b)
 			p.kick() // what became due before it gave way
 			p.tel.releasedSpans.Add(ctx, int64(pt.Spans), p.tel.releaseReason[hold.ReasonFull])
 			backlinked += p.backlink(ctx, pt.Traces, now.Add(-p.reach))
@@ -47,4 +62,153 @@ func (p *spanLinksProcessor) holdSpans(ctx context.Context, held ptrace.Traces, 
 		}
 	})
 	return backlinked
+}
+
+// The storage operations that can fail, the op attribute of
+// storage_failures (storage_op in metadata.yaml).
+const (
+	storagePut    = "put"
+	storageDelete = "delete"
+	storageLoad   = "load"
+)
+
+// storageOps lists every storage op the code records.
+var storageOps = []string{storagePut, storageDelete, storageLoad}
+
+// openStore gets a client of the storage extension backlinks.storage
+// names from host, as exporterhelper's persistent queue does, and holds
+// again every batch stored by an earlier run (docs/contract.md, step 6, "A
+// crash-safe hold"). It reports whether batches were loaded: the release
+// loop then has work, those whose window is over. Nothing is forwarded
+// here, so that Start never waits on the next consumer.
+func (p *spanLinksProcessor) openStore(ctx context.Context, host component.Host) (bool, error) {
+	name := p.cfg.Backlinks.Storage
+	if name == "" || p.hold == nil {
+		return false, nil
+	}
+	var id component.ID
+	if err := id.UnmarshalText([]byte(name)); err != nil {
+		return false, fmt.Errorf("backlinks.storage: %q is not a storage extension ID: %w", name, err)
+	}
+	ext, ok := host.GetExtensions()[id]
+	if !ok {
+		return false, fmt.Errorf("backlinks.storage: no extension %q is configured; add it under extensions and service::extensions", id)
+	}
+	se, ok := ext.(storage.Extension)
+	if !ok {
+		return false, fmt.Errorf("backlinks.storage: extension %q is not a storage extension", id)
+	}
+	c, err := se.GetClient(ctx, component.KindProcessor, p.id, "")
+	if err != nil {
+		return false, fmt.Errorf("backlinks.storage: getting a client of extension %q: %w", id, err)
+	}
+	if p.store, err = hold.NewStore(c, p.now()); err != nil {
+		_ = c.Close(ctx)
+		return false, fmt.Errorf("backlinks.storage: extension %q: %w", id, err)
+	}
+	return p.loadStored(ctx), nil
+}
+
+// loadStored holds again every stored batch, with the time it has left,
+// oldest first; over the limits the oldest become due early, as in Add.
+// Corrupt records are skipped, counted and logged with their keys. It
+// reports whether any batch was loaded.
+func (p *spanLinksProcessor) loadStored(ctx context.Context) bool {
+	batches, spans := 0, 0
+	corrupt, err := p.store.Load(ctx, func(b hold.Batch) {
+		batches++
+		spans += b.Spans
+		p.hold.Restore(b)
+	})
+	if err != nil {
+		p.tel.storage.failed(storageLoad, "", err)
+	}
+	for _, c := range corrupt {
+		p.tel.storageCorrupt.Add(ctx, 1)
+		p.logger.Error("Skipped a corrupt record of backlinks.storage; the other records load",
+			zap.String("key", c.Key), zap.Error(c.Err))
+	}
+	if batches == 0 {
+		return false
+	}
+	p.tel.replayedSpans.Add(ctx, int64(spans))
+	p.logger.Info("Loaded held spans from backlinks.storage; those forwarded before a stop without their record deleted are sent again",
+		zap.Int("batches", batches), zap.Int("spans", spans), zap.Int("corrupt", len(corrupt)))
+	return true
+}
+
+// putHeld writes b to the store, if there is one, before it is held, and
+// sets b.Key; it sets b.Bytes either way. A write that fails is counted
+// and logged (sampled), and b is held in memory only, never dropped.
+func (p *spanLinksProcessor) putHeld(ctx context.Context, b *hold.Batch) {
+	if p.store == nil {
+		b.Bytes = hold.Size(b.Traces)
+		return
+	}
+	r, err := p.store.Encode(b)
+	if err != nil {
+		b.Bytes = hold.Size(b.Traces)
+		p.tel.storage.failed(storagePut, "", err)
+		return
+	}
+	b.Bytes = r.Bytes
+	if err := p.store.Put(ctx, r); err != nil {
+		p.tel.storage.failed(storagePut, r.Key, err)
+		return
+	}
+	b.Key = r.Key
+}
+
+// deleteHeld deletes b's record, if it has one: b was forwarded, or passes
+// unheld. A delete that fails is counted and logged (sampled): the batch
+// is sent again after a restart.
+func (p *spanLinksProcessor) deleteHeld(b hold.Batch) {
+	if b.Key == "" {
+		return
+	}
+	if err := p.store.Delete(context.Background(), b.Key); err != nil {
+		p.tel.storage.failed(storageDelete, b.Key, err)
+	}
+}
+
+// storageFailures counts and logs the store's failures. The log is
+// sampled, so that a full disk does not flood it: per 10 seconds, the
+// first of each message, then one in 100.
+type storageFailures struct {
+	counter metric.Int64Counter
+	ops     map[string]metric.AddOption
+	log     *zap.Logger
+}
+
+// newStorageFailures counts failures on counter, the TelemetryBuilder's
+// storage_failures, and logs them on logger.
+func newStorageFailures(counter metric.Int64Counter, logger *zap.Logger) *storageFailures {
+	f := &storageFailures{counter: counter, ops: make(map[string]metric.AddOption, len(storageOps))}
+	for _, op := range storageOps {
+		f.ops[op] = metric.WithAttributeSet(attribute.NewSet(attribute.String(opKey, op)))
+	}
+	f.log = logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return zapcore.NewSamplerWithOptions(c, 10*time.Second, 1, 100)
+	}))
+	return f
+}
+
+// storageFailMessages is what each failed op means for the spans.
+var storageFailMessages = map[string]string{
+	storagePut:    "backlinks.storage failed to store a held batch; it is held in memory only",
+	storageDelete: "backlinks.storage failed to delete a forwarded batch; it will be sent again after a restart",
+	storageLoad:   "backlinks.storage failed to list the stored batches; they stay stored",
+}
+
+// failed counts and logs that the store failed to op on key.
+func (f *storageFailures) failed(op, key string, err error) {
+	f.counter.Add(context.Background(), 1, f.ops[op])
+	f.log.Warn(storageFailMessages[op], zap.String("op", op), zap.String("key", key), zap.Error(err))
+}
+
+// countStored counts b's spans as stored, if b was.
+func (p *spanLinksProcessor) countStored(ctx context.Context, b hold.Batch) {
+	if b.Key != "" {
+		p.tel.storedSpans.Add(ctx, int64(b.Spans))
+	}
 }

@@ -92,6 +92,12 @@ func recordedMetrics(t *testing.T) map[string]metricdata.Metrics {
 	for _, op := range indexOps {
 		tm.indexFailures.failed(op, errors.New("redis down"))
 	}
+	tm.storedSpans.Add(ctx, 1)
+	tm.replayedSpans.Add(ctx, 1)
+	tm.storageCorrupt.Add(ctx, 1)
+	for _, op := range storageOps {
+		tm.storage.failed(op, "key", errors.New("disk full"))
+	}
 
 	out := map[string]metricdata.Metrics{}
 	for _, name := range allMetrics {
@@ -152,6 +158,8 @@ func TestMetricReasons(t *testing.T) {
 				if d.Attributes[0] == opKey {
 					key = opKey
 					require.Empty(t, a.NameOverride)
+				} else if a.NameOverride == opKey { // storage_op
+					key = opKey
 				} else {
 					require.Equal(t, reasonKey, a.NameOverride)
 				}

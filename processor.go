@@ -22,6 +22,7 @@ import (
 // span: validate, truncate, annotate, index, backlink, hold.
 type spanLinksProcessor struct {
 	cfg    *Config
+	id     component.ID // the processor's ID: its storage client's name
 	next   consumer.Traces
 	logger *zap.Logger
 	now    func() time.Time // the clock; tests inject their own
@@ -35,6 +36,9 @@ type spanLinksProcessor struct {
 	manual bool             // tests: Start starts no release loop; the test calls releaseDue
 	spans  bool             // backlinks.deliver: spans: backlink spans; no index, hold or learner
 
+	store       *hold.Store // backlinks.storage, from Start; nil: the hold is in memory only
+	storeClosed bool        // Shutdown closed store
+
 	tel     *telemetry
 	dropLog *zap.Logger // nil unless debug logging is on
 
@@ -46,6 +50,7 @@ type spanLinksProcessor struct {
 func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*spanLinksProcessor, error) {
 	p := &spanLinksProcessor{
 		cfg:     cfg,
+		id:      set.ID,
 		next:    next,
 		logger:  set.Logger,
 		now:     time.Now,
@@ -101,15 +106,24 @@ func (p *spanLinksProcessor) Capabilities() consumer.Capabilities {
 	return consumer.Capabilities{MutatesData: true}
 }
 
-// Start starts the release loop: every tick, and whenever spans become due
+// Start opens backlinks.storage, if set, holding again what it stored,
+// and starts the release loop: every tick, and whenever spans become due
 // early, it forwards the held spans that are due and expires the index.
 // It is the only goroutine that forwards held spans, so that a slow next
-// consumer delays only it, never a sender's ConsumeTraces.
-func (p *spanLinksProcessor) Start(context.Context, component.Host) error {
-	if p.index == nil || p.manual {
+// consumer delays only it, never a sender's ConsumeTraces; stored batches
+// whose window is over leave on its first round.
+func (p *spanLinksProcessor) Start(ctx context.Context, host component.Host) error {
+	if p.index == nil {
 		return nil
 	}
+	loaded, err := p.openStore(ctx, host)
+	if err != nil || p.manual {
+		return err
+	}
 	p.wake = make(chan struct{}, 1)
+	if loaded {
+		p.wake <- struct{}{}
+	}
 	p.stop = make(chan struct{})
 	p.wg.Add(1)
 	go func() {
@@ -153,11 +167,17 @@ func (p *spanLinksProcessor) Shutdown(ctx context.Context) error {
 	if p.hold != nil {
 		p.release(p.hold.Close(), p.now())
 	}
-	var err error
+	var err, serr error
 	if p.index != nil {
 		err = p.index.Close()
 	}
-	return errors.Join(err, p.tel.shutdown())
+	if p.store != nil && !p.storeClosed {
+		// p.store stays set: a call after Shutdown passes unheld, and a
+		// put on the closed client fails and is counted, nothing more.
+		serr = p.store.Close(ctx)
+		p.storeClosed = true
+	}
+	return errors.Join(err, serr, p.tel.shutdown())
 }
 
 // ConsumeTraces applies the contract's steps to every span of td, in
@@ -262,6 +282,7 @@ func (p *spanLinksProcessor) release(batches []hold.Batch, now time.Time) {
 				zap.String("reason", b.Reason), zap.Int("spans", b.Spans),
 				zap.Duration("held", now.Sub(b.Arrived)), zap.Error(err))
 		}
+		p.deleteHeld(b) // forwarded, or refused and counted: not again
 	}
 	p.tel.record(context.Background(), &c)
 }

@@ -40,6 +40,13 @@ type telemetry struct {
 	// indexFailures counts and logs the index's failed operations.
 	indexFailures *indexFailures
 
+	// backlinks.storage: spans stored, loaded again at start, records
+	// skipped, and the failed operations, counted and logged.
+	storedSpans    metric.Int64Counter
+	replayedSpans  metric.Int64Counter
+	storageCorrupt metric.Int64Counter
+	storage        *storageFailures
+
 	// Attribute sets made once, so that recording allocates nothing.
 	// dropReason's option lists are passed whole (opts...), so that no
 	// variadic slice is made per call either.
@@ -77,6 +84,11 @@ func newTelemetry(set component.TelemetrySettings, held *hold.Hold, index linkin
 		skipReason:    reasons(skipUnsampled),
 		releaseReason: make(map[string]metric.AddOption, 4),
 		indexFailures: newIndexFailures(tb.ProcessorSpanlinksIndexFailures, set.Logger),
+
+		storedSpans:    tb.ProcessorSpanlinksStoredSpans,
+		replayedSpans:  tb.ProcessorSpanlinksReplayedSpans,
+		storageCorrupt: tb.ProcessorSpanlinksStorageCorruptRecords,
+		storage:        newStorageFailures(tb.ProcessorSpanlinksStorageFailures, set.Logger),
 	}
 	for _, r := range hold.Reasons {
 		t.releaseReason[r] = reasonOption(r)

@@ -43,6 +43,7 @@ var allMetrics = []string{
 	metricLinksDropped, metricLinkAttributesDropped, metricBatchSpans, metricBacklinkedSpans,
 	metricHeldSpans, metricReleasedSpans, metricReleaseErrors, metricIndexEntries, metricIndexEvictions,
 	metricIndexFailures, metricMissedBacklinks, metricBacklinkSpans, metricBacklinkSpansSkipped,
+	metricStoredSpans, metricReplayedSpans, metricStorageCorrupt, metricStorageFails,
 }
 
 // spanTotals adds up, over the spans of td, what the metrics count.

@@ -6,6 +6,7 @@ replace github.com/spanlinks/spanlinksprocessor/examples/demo => ../examples/dem
 
 require (
 	github.com/spanlinks/spanlinksprocessor/examples/demo v0.0.0
+	go.etcd.io/bbolt v1.5.0
 	go.opentelemetry.io/collector/pdata v1.68.0
 	go.opentelemetry.io/otel v1.46.0
 	go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp v1.46.0

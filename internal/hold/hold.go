@@ -24,6 +24,7 @@ type Batch struct {
 	Part    linkindex.Partition
 	Arrived time.Time
 	Reason  string // why it is released, once it is due
+	Key     string // its record in the Store; empty when it is not stored
 }
 
 // Reasons a batch is released, the reason attribute of the processor's
@@ -125,6 +126,28 @@ func (h *Hold) Add(b Batch) Result {
 	h.bytes += size
 	h.parts.add(part, n, size)
 	return r
+}
+
+// Restore holds b, a batch loaded from the Store at start, as Add does,
+// making older batches due if it needs room. A batch that Add would pass
+// (it is over the limits alone, or the hold and its due batches are full)
+// becomes due at once, reason capacity, whatever the limits: it was
+// acknowledged to its sender before the restart, and only the release
+// loop forwards it. It reports whether the release loop has work.
+func (h *Hold) Restore(b Batch) bool {
+	switch h.Add(b) {
+	case Waits:
+		return false
+	case WaitsMadeDue:
+		return true
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	b.Reason = ReasonCapacity
+	h.due = append(h.due, b)
+	h.dueSpans += b.Spans
+	h.dueBytes += b.Bytes
+	return true
 }
 
 // givesWay returns the place in the queue of the batch that becomes due to

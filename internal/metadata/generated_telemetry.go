@@ -41,6 +41,10 @@ type TelemetryBuilder struct {
 	ProcessorSpanlinksMissedBacklinks       metric.Int64Counter
 	ProcessorSpanlinksReleaseErrors         metric.Int64Counter
 	ProcessorSpanlinksReleasedSpans         metric.Int64Counter
+	ProcessorSpanlinksReplayedSpans         metric.Int64Counter
+	ProcessorSpanlinksStorageCorruptRecords metric.Int64Counter
+	ProcessorSpanlinksStorageFailures       metric.Int64Counter
+	ProcessorSpanlinksStoredSpans           metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -202,6 +206,30 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ProcessorSpanlinksReleasedSpans, err = builder.meter.Int64Counter(
 		"otelcol_processor_spanlinks_released_spans",
 		metric.WithDescription("Held spans released, by reason: window, capacity, shutdown; full: spans passed unheld, the hold being full. [Development]"),
+		metric.WithUnit("{span}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorSpanlinksReplayedSpans, err = builder.meter.Int64Counter(
+		"otelcol_processor_spanlinks_replayed_spans",
+		metric.WithDescription("Held spans loaded from backlinks.storage at start and held again; some may have been forwarded before a crash, and are sent again (at least once). [Development]"),
+		metric.WithUnit("{span}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorSpanlinksStorageCorruptRecords, err = builder.meter.Int64Counter(
+		"otelcol_processor_spanlinks_storage_corrupt_records",
+		metric.WithDescription("Records of backlinks.storage that did not decode at start; they are skipped, the rest load. [Development]"),
+		metric.WithUnit("{record}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorSpanlinksStorageFailures, err = builder.meter.Int64Counter(
+		"otelcol_processor_spanlinks_storage_failures",
+		metric.WithDescription("Operations on backlinks.storage that failed, by op: put, delete, load; no span is dropped. [Development]"),
+		metric.WithUnit("{operation}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorSpanlinksStoredSpans, err = builder.meter.Int64Counter(
+		"otelcol_processor_spanlinks_stored_spans",
+		metric.WithDescription("Held spans written to backlinks.storage before their sender's call returned. [Development]"),
 		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)

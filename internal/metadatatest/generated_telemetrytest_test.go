@@ -42,6 +42,10 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorSpanlinksMissedBacklinks.Add(context.Background(), 1)
 	tb.ProcessorSpanlinksReleaseErrors.Add(context.Background(), 1)
 	tb.ProcessorSpanlinksReleasedSpans.Add(context.Background(), 1)
+	tb.ProcessorSpanlinksReplayedSpans.Add(context.Background(), 1)
+	tb.ProcessorSpanlinksStorageCorruptRecords.Add(context.Background(), 1)
+	tb.ProcessorSpanlinksStorageFailures.Add(context.Background(), 1)
+	tb.ProcessorSpanlinksStoredSpans.Add(context.Background(), 1)
 	AssertEqualProcessorSpanlinksBacklinkSpans(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
@@ -79,6 +83,18 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorSpanlinksReleasedSpans(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorSpanlinksReplayedSpans(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorSpanlinksStorageCorruptRecords(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorSpanlinksStorageFailures(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorSpanlinksStoredSpans(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 
