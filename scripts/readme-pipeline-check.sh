@@ -5,7 +5,7 @@
 #
 # COLLECTOR must contain what the example uses (memory_limiter, spanlinks,
 # batch, otlp receiver, otlp_grpc exporter): build it from the manifest of
-# "Adding it to your own collector". The backend is BACKEND (default
+# docs/development.md, "Adding it to your own collector". The backend is BACKEND (default
 # dist/otelcol-spanlinks) with an OTLP/gRPC receiver without TLS and the
 # debug exporter. Only the example's
 # addresses are changed, to free loopback ports: the receivers', the
