@@ -11,10 +11,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/ptrace"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 )
 
 // takeHeld moves out of td the spans to hold (step 6): none under hold:
@@ -121,7 +118,7 @@ func (p *spanLinksProcessor) loadStored(ctx context.Context) bool {
 		p.hold.Restore(b)
 	})
 	if err != nil {
-		p.tel.storage.failed(storageLoad, "", err)
+		p.tel.storage.storageFailed(storageLoad, "", err)
 	}
 	for _, c := range corrupt {
 		p.tel.storageCorrupt.Add(ctx, 1)
@@ -148,12 +145,12 @@ func (p *spanLinksProcessor) putHeld(ctx context.Context, b *hold.Batch) {
 	r, err := p.store.Encode(b)
 	if err != nil {
 		b.Bytes = hold.Size(b.Traces)
-		p.tel.storage.failed(storagePut, "", err)
+		p.tel.storage.storageFailed(storagePut, "", err)
 		return
 	}
 	b.Bytes = r.Bytes
 	if err := p.store.Put(ctx, r); err != nil {
-		p.tel.storage.failed(storagePut, r.Key, err)
+		p.tel.storage.storageFailed(storagePut, r.Key, err)
 		return
 	}
 	b.Key = r.Key
@@ -167,43 +164,8 @@ func (p *spanLinksProcessor) deleteHeld(b hold.Batch) {
 		return
 	}
 	if err := p.store.Delete(context.Background(), b.Key); err != nil {
-		p.tel.storage.failed(storageDelete, b.Key, err)
+		p.tel.storage.storageFailed(storageDelete, b.Key, err)
 	}
-}
-
-// storageFailures counts and logs the store's failures. The log is
-// sampled, so that a full disk does not flood it: per 10 seconds, the
-// first of each message, then one in 100.
-type storageFailures struct {
-	counter metric.Int64Counter
-	ops     map[string]metric.AddOption
-	log     *zap.Logger
-}
-
-// newStorageFailures counts failures on counter, the TelemetryBuilder's
-// storage_failures, and logs them on logger.
-func newStorageFailures(counter metric.Int64Counter, logger *zap.Logger) *storageFailures {
-	f := &storageFailures{counter: counter, ops: make(map[string]metric.AddOption, len(storageOps))}
-	for _, op := range storageOps {
-		f.ops[op] = metric.WithAttributeSet(attribute.NewSet(attribute.String(opKey, op)))
-	}
-	f.log = logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
-		return zapcore.NewSamplerWithOptions(c, 10*time.Second, 1, 100)
-	}))
-	return f
-}
-
-// storageFailMessages is what each failed op means for the spans.
-var storageFailMessages = map[string]string{
-	storagePut:    "backlinks.storage failed to store a held batch; it is held in memory only",
-	storageDelete: "backlinks.storage failed to delete a forwarded batch; it will be sent again after a restart",
-	storageLoad:   "backlinks.storage failed to list the stored batches; they stay stored",
-}
-
-// failed counts and logs that the store failed to op on key.
-func (f *storageFailures) failed(op, key string, err error) {
-	f.counter.Add(context.Background(), 1, f.ops[op])
-	f.log.Warn(storageFailMessages[op], zap.String("op", op), zap.String("key", key), zap.Error(err))
 }
 
 // countStored counts b's spans as stored, if b was.

@@ -90,13 +90,13 @@ func recordedMetrics(t *testing.T) map[string]metricdata.Metrics {
 	}
 	tm.releaseErrors.Add(ctx, 1)
 	for _, op := range indexOps {
-		tm.indexFailures.failed(op, errors.New("redis down"))
+		tm.indexFailures.indexFailed(op, errors.New("redis down"))
 	}
 	tm.storedSpans.Add(ctx, 1)
 	tm.replayedSpans.Add(ctx, 1)
 	tm.storageCorrupt.Add(ctx, 1)
 	for _, op := range storageOps {
-		tm.storage.failed(op, "key", errors.New("disk full"))
+		tm.storage.storageFailed(op, "key", errors.New("disk full"))
 	}
 
 	out := map[string]metricdata.Metrics{}

@@ -291,5 +291,5 @@ func (p *spanLinksProcessor) release(batches []hold.Batch, now time.Time) {
 // spans pass with the backlinks known so far. The index reports failures
 // only once the processor runs, after p.tel is made.
 func (p *spanLinksProcessor) indexFailed(op string, err error) {
-	p.tel.indexFailures.failed(op, err)
+	p.tel.indexFailures.indexFailed(op, err)
 }

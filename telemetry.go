@@ -38,14 +38,14 @@ type telemetry struct {
 	releaseErrors metric.Int64Counter
 
 	// indexFailures counts and logs the index's failed operations.
-	indexFailures *indexFailures
+	indexFailures *failures
 
 	// backlinks.storage: spans stored, loaded again at start, records
 	// skipped, and the failed operations, counted and logged.
 	storedSpans    metric.Int64Counter
 	replayedSpans  metric.Int64Counter
 	storageCorrupt metric.Int64Counter
-	storage        *storageFailures
+	storage        *failures
 
 	// Attribute sets made once, so that recording allocates nothing.
 	// dropReason's option lists are passed whole (opts...), so that no
@@ -83,12 +83,12 @@ func newTelemetry(set component.TelemetrySettings, held *hold.Hold, index linkin
 		dropReason:    reasons(dropInvalid, dropDuplicate, dropSelf, dropLimit),
 		skipReason:    reasons(skipUnsampled),
 		releaseReason: make(map[string]metric.AddOption, 4),
-		indexFailures: newIndexFailures(tb.ProcessorSpanlinksIndexFailures, set.Logger),
+		indexFailures: newFailures(tb.ProcessorSpanlinksIndexFailures, set.Logger, indexOps),
 
 		storedSpans:    tb.ProcessorSpanlinksStoredSpans,
 		replayedSpans:  tb.ProcessorSpanlinksReplayedSpans,
 		storageCorrupt: tb.ProcessorSpanlinksStorageCorruptRecords,
-		storage:        newStorageFailures(tb.ProcessorSpanlinksStorageFailures, set.Logger),
+		storage:        newFailures(tb.ProcessorSpanlinksStorageFailures, set.Logger, storageOps),
 	}
 	for _, r := range hold.Reasons {
 		t.releaseReason[r] = reasonOption(r)
@@ -194,21 +194,22 @@ const opKey = "op"
 // indexOps lists every op the code records.
 var indexOps = []string{opAdd, opLookup, opClock}
 
-// indexFailures counts and logs the index's failures: the spans pass with
-// the backlinks known so far. The log is sampled, so that a Redis that is
-// down does not flood it: per 10 seconds, the first of each message, then
-// one in 100.
-type indexFailures struct {
+// failures counts, by op, and logs an engine's failed operations: the
+// index's (spans pass with the backlinks known so far) and the storage's
+// (no span is dropped). The log is sampled, so that a Redis that is down or
+// a full disk does not flood it: per 10 seconds, the first of each
+// message, then one in 100.
+type failures struct {
 	counter metric.Int64Counter
 	ops     map[string]metric.AddOption
 	log     *zap.Logger
 }
 
-// newIndexFailures counts failures on counter, the TelemetryBuilder's
-// index_failures, and logs them on logger.
-func newIndexFailures(counter metric.Int64Counter, logger *zap.Logger) *indexFailures {
-	f := &indexFailures{counter: counter, ops: make(map[string]metric.AddOption, len(indexOps))}
-	for _, op := range indexOps {
+// newFailures counts the failures of ops on counter, a metric of the
+// TelemetryBuilder with an op attribute, and logs them on logger.
+func newFailures(counter metric.Int64Counter, logger *zap.Logger, ops []string) *failures {
+	f := &failures{counter: counter, ops: make(map[string]metric.AddOption, len(ops))}
+	for _, op := range ops {
 		f.ops[op] = metric.WithAttributeSet(attribute.NewSet(attribute.String(opKey, op)))
 	}
 	f.log = logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
@@ -217,13 +218,29 @@ func newIndexFailures(counter metric.Int64Counter, logger *zap.Logger) *indexFai
 	return f
 }
 
-// failed counts and logs that the index failed to op.
-func (f *indexFailures) failed(op string, err error) {
-	f.counter.Add(context.Background(), 1, f.ops[op])
+// count counts one failure of op.
+func (f *failures) count(op string) { f.counter.Add(context.Background(), 1, f.ops[op]) }
+
+// indexFailed counts and logs that the index failed to op.
+func (f *failures) indexFailed(op string, err error) {
+	f.count(op)
 	if strings.Contains(err.Error(), "authentication") {
 		f.log.Error("The link index failed: Redis authentication (backlinks.index.redis); spans pass with the backlinks known so far",
 			zap.String("op", op), zap.Error(err))
 		return
 	}
 	f.log.Warn("The link index failed; spans pass with the backlinks known so far", zap.String("op", op), zap.Error(err))
+}
+
+// storageFailMessages is what each failed storage op means for the spans.
+var storageFailMessages = map[string]string{
+	storagePut:    "backlinks.storage failed to store a held batch; it is held in memory only",
+	storageDelete: "backlinks.storage failed to delete a forwarded batch; it will be sent again after a restart",
+	storageLoad:   "backlinks.storage failed to list the stored batches; they stay stored",
+}
+
+// storageFailed counts and logs that the store failed to op on key.
+func (f *failures) storageFailed(op, key string, err error) {
+	f.count(op)
+	f.log.Warn(storageFailMessages[op], zap.String("op", op), zap.String("key", key), zap.Error(err))
 }
