@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/spanlinks/spanlinksprocessor/internal/hold"
+	"github.com/spanlinks/spanlinksprocessor/internal/learner"
 	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component"
@@ -103,7 +104,59 @@ func (p *spanLinksProcessor) openStore(ctx context.Context, host component.Host)
 		_ = c.Close(ctx)
 		return false, fmt.Errorf("backlinks.storage: extension %q: %w", id, err)
 	}
+	p.loadClasses(ctx)
 	return p.loadStored(ctx), nil
+}
+
+// loadClasses holds again, under hold: auto, the classes an earlier run
+// learnt and stored, so that a restart does not learn them anew. A value
+// that does not decode is skipped, counted as a corrupt record and logged
+// with its key: hold: auto then learns the classes anew.
+func (p *spanLinksProcessor) loadClasses(ctx context.Context) {
+	if p.cfg.Backlinks.Hold.Mode != HoldAuto {
+		return
+	}
+	v, key, err := p.store.Classes(ctx)
+	if err != nil {
+		p.tel.storage.storageFailed(storageLoad, key, err)
+		return
+	}
+	if v == nil {
+		return
+	}
+	cs, err := learner.DecodeLearnt(v)
+	if err != nil {
+		p.tel.storageCorrupt.Add(ctx, 1)
+		p.logger.Error("Skipped the corrupt learnt classes of backlinks.storage; hold: auto learns them anew",
+			zap.String("key", key), zap.Error(err))
+		return
+	}
+	now := p.now()
+	p.learn.Restore(cs, now)
+	held, version := p.learn.Learnt()
+	p.classesVersion, p.classesAt = version, now
+	p.logger.Info("Loaded hold: auto's learnt classes from backlinks.storage",
+		zap.Int("stored", len(cs)), zap.Int("held", len(held)))
+}
+
+// storeClasses stores hold: auto's learnt classes when they changed since
+// last stored, or when a window has passed since (their linked times move
+// on), or, with force, whenever some are held; a failed put is counted and
+// logged (sampled), and tried again at the next call.
+func (p *spanLinksProcessor) storeClasses(now time.Time, force bool) {
+	if p.store == nil || p.storeClosed || p.cfg.Backlinks.Hold.Mode != HoldAuto {
+		return
+	}
+	held, version := p.learn.Learnt()
+	fresh := now.Sub(p.classesAt) < p.cfg.Backlinks.Window
+	if version == p.classesVersion && (len(held) == 0 || (fresh && !force)) {
+		return
+	}
+	if err := p.store.PutClasses(context.Background(), learner.EncodeLearnt(held)); err != nil {
+		p.tel.storage.storageFailed(storagePut, "", err)
+		return
+	}
+	p.classesVersion, p.classesAt = version, now
 }
 
 // loadStored holds again every stored batch, with the time it has left,

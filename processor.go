@@ -39,6 +39,11 @@ type spanLinksProcessor struct {
 	store       *hold.Store // backlinks.storage, from Start; nil: the hold is in memory only
 	storeClosed bool        // Shutdown closed store
 
+	// hold: auto's learnt classes as last stored: the learner's version
+	// then, and when; only the release loop, Start and Shutdown use them.
+	classesVersion uint64
+	classesAt      time.Time
+
 	tel     *telemetry
 	dropLog *zap.Logger // nil unless debug logging is on
 
@@ -171,6 +176,7 @@ func (p *spanLinksProcessor) Shutdown(ctx context.Context) error {
 	if p.index != nil {
 		err = p.index.Close()
 	}
+	p.storeClasses(p.now(), true)
 	if p.store != nil && !p.storeClosed {
 		// p.store stays set: a call after Shutdown passes unheld, and a
 		// put on the closed client fails and is counted, nothing more.
@@ -243,6 +249,7 @@ func (p *spanLinksProcessor) releaseDue(stop <-chan struct{}) {
 	now := p.now()
 	p.index.Expire(now)
 	p.learn.Expire(now)
+	p.storeClasses(now, false)
 	if p.hold == nil {
 		return
 	}

@@ -323,3 +323,43 @@ func TestStorageAfterShutdown(t *testing.T) {
 	assert.Equal(t, 2, run.sink.SpanCount())
 	require.NoError(t, run.p.Shutdown(ctx))
 }
+
+// TestStorageKeepsLearntClasses: under hold: auto with storage, the classes
+// learnt before a crash are held again at once after the restart, not
+// learnt anew; learnt classes stored corrupt are skipped, counted and
+// logged with their key, and learnt anew.
+func TestStorageKeepsLearntClasses(t *testing.T) {
+	dir := t.TempDir()
+	clock := &fakeClock{t: start}
+	ctx := context.Background()
+	cfg := storageConfig()
+	cfg.Backlinks.Hold = Hold{Mode: HoldAuto}
+	run1 := startRun(t, cfg, dir, clock)
+	require.NoError(t, run1.p.ConsumeTraces(ctx, inputOf(orders(1, 1))))
+	assert.Equal(t, 1, run1.sink.SpanCount(), "no class learnt yet: the order passes")
+	clock.Set(start.Add(sec))
+	require.NoError(t, run1.p.ConsumeTraces(ctx, inputOf(func(td ptrace.Traces) { batchSpan(td, 1, 1, 1) })))
+	learnt := run1.p.learn.HeldClasses()
+	require.Len(t, learnt, 1, "the missed backlink taught the order's class")
+	run1.p.releaseDue(nil) // the release loop's round stores the classes
+	run1.crash(t)
+
+	clock.Set(start.Add(time.Minute))
+	run2 := startRun(t, cfg, dir, clock)
+	assert.Equal(t, learnt, run2.p.learn.HeldClasses(), "the class comes back with the restart")
+	assert.Equal(t, 1, run2.logs.FilterMessageSnippet("Loaded hold: auto's learnt classes").Len())
+	require.NoError(t, run2.p.ConsumeTraces(ctx, inputOf(orders(2, 2))))
+	assert.Equal(t, 1, run2.p.hold.Len(), "an order of the learnt class is held at once")
+	assert.Zero(t, run2.sink.SpanCount())
+	require.NoError(t, run2.p.store.PutClasses(ctx, []byte("not learnt classes")))
+	run2.crash(t)
+
+	run3 := startRun(t, cfg, dir, clock)
+	assert.Empty(t, run3.p.learn.HeldClasses(), "corrupt classes are not restored")
+	assert.Equal(t, int64(1), metricValue(t, run3.tel, metricStorageCorrupt, ""))
+	bad := run3.logs.FilterMessageSnippet("Skipped the corrupt learnt classes").All()
+	require.Len(t, bad, 1)
+	assert.Equal(t, "spanlinks/classes", bad[0].ContextMap()["key"])
+	require.NoError(t, run3.p.Shutdown(ctx))
+	assert.Equal(t, 1, run3.sink.SpanCount(), "order 2, stored before the crash, released on shutdown")
+}

@@ -113,6 +113,22 @@ func appendString(v []byte, s string) []byte {
 	return append(v, s...)
 }
 
+// classesKey is the key of hold: auto's learnt classes, outside keyPrefix:
+// one value, replaced whole (its encoding is the learner's).
+const classesKey = "spanlinks/classes"
+
+// PutClasses stores v, hold: auto's learnt classes, in place of the last.
+func (s *Store) PutClasses(ctx context.Context, v []byte) error {
+	return s.client.Set(ctx, classesKey, v)
+}
+
+// Classes returns the learnt classes PutClasses stored last, or nil when
+// none are stored, with the key they are under.
+func (s *Store) Classes(ctx context.Context) (v []byte, key string, err error) {
+	v, err = s.client.Get(ctx, classesKey)
+	return v, classesKey, err
+}
+
 // Put writes r.
 func (s *Store) Put(ctx context.Context, r Record) error {
 	return s.client.Set(ctx, r.Key, r.Value)

@@ -83,6 +83,11 @@ type classTable struct {
 	slots []classSlot
 	hand  int
 	limit int
+
+	// version changes whenever a class starts or stops being held, so
+	// that a copy of the held classes (backlinks.storage) knows it is
+	// out of date.
+	version uint64
 }
 
 // intern returns the slot of k, making one if k is new, and marks it used.
@@ -104,6 +109,9 @@ func (t *classTable) intern(k Class) classRef {
 		i = t.hand
 		t.hand = (t.hand + 1) % len(t.slots)
 		delete(t.ids, t.slots[i].key)
+		if t.slots[i].held {
+			t.version++
+		}
 	}
 	s := &t.slots[i]
 	*s = classSlot{key: k, gen: s.gen + 1, used: true}

@@ -126,6 +126,9 @@ func (l *Learner) Links(b *linkindex.Links, now time.Time) int {
 func (l *Learner) linked(c *classSlot, now time.Time) {
 	c.used = true
 	if l.auto {
+		if !c.held {
+			l.classes.version++
+		}
 		c.held = true
 		c.linked = now
 	}
@@ -212,6 +215,7 @@ func (l *Learner) Expire(now time.Time) {
 	for i := range l.classes.slots {
 		if c := &l.classes.slots[i]; c.held && !c.linked.After(cutoff) {
 			c.held = false
+			l.classes.version++
 		}
 	}
 }
@@ -249,4 +253,54 @@ func (l *Learner) HeldClasses() []Class {
 func (l *Learner) hasBacklinks(span ptrace.Span) bool {
 	_, ok := span.Attributes().Get(l.marker)
 	return ok
+}
+
+// Learnt is a class hold: auto holds, with when a link last targeted it.
+type Learnt struct {
+	Class
+	Linked time.Time
+}
+
+// Learnt lists the classes hold: auto holds now, with when each was last
+// linked, and a version that changes whenever a class starts or stops
+// being held: a copy kept elsewhere (backlinks.storage) is out of date
+// when the version it was made at differs.
+func (l *Learner) Learnt() ([]Learnt, uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []Learnt
+	for _, c := range l.classes.slots {
+		if c.held {
+			out = append(out, Learnt{Class: c.key, Linked: c.linked})
+		}
+	}
+	return out, l.classes.version
+}
+
+// Restore holds again, under hold: auto, the classes an earlier run
+// learnt, as of when each was last linked, so that a restart does not
+// learn them anew; those no link has targeted for forgetWindows windows
+// before now are not held. Names are cut as a span's would be.
+func (l *Learner) Restore(cs []Learnt, now time.Time) {
+	if !l.auto {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cutoff := now.Add(-forgetWindows * l.window)
+	for _, c := range cs {
+		if !c.Linked.After(cutoff) {
+			continue
+		}
+		k := Class{Service: cutClassName(c.Service), Name: cutClassName(c.Name), Kind: c.Kind}
+		r := l.classes.intern(k)
+		s := &l.classes.slots[r.slot]
+		if !s.held {
+			l.classes.version++
+		}
+		s.held = true
+		if c.Linked.After(s.linked) {
+			s.linked = c.Linked
+		}
+	}
 }
