@@ -110,7 +110,13 @@ func crashWhileHeld(t *testing.T, s *sink, dir string) {
 	c := startStorageCollector(t, s, dir)
 	post(t, c, ordersTraces(1, 5))
 	post(t, c, ordersTraces(6, 10))
-	time.Sleep(500 * time.Millisecond) // nothing is due: a window is 20s
+	// Both requests held (a window is 20s: nothing is due yet).
+	if !s.waitFor(10*time.Second, func([]ptrace.Span) bool {
+		n, _ := c.metric("otelcol_processor_spanlinks_held_spans")
+		return n == 10
+	}) {
+		t.Fatal("the collector did not report 10 held spans within 10s")
+	}
 	if n := len(s.received()); n != 0 {
 		t.Fatalf("%d spans left before the window; they should be held", n)
 	}
@@ -119,14 +125,14 @@ func crashWhileHeld(t *testing.T, s *sink, dir string) {
 
 // restartAndLink starts the collector again on dir, sends the batch that
 // links to orders 1..10 and waits until the batch span and want orders
-// arrived, or a window and 10s passed; it returns the collector, stopped.
+// arrived, or a window and 10s passed; it returns the collector, running.
 func restartAndLink(t *testing.T, s *sink, dir string, want int) *collector {
 	t.Helper()
 	c := startStorageCollector(t, s, dir)
 	post(t, c, batchesTraces(1, 1, 10))
 	s.waitFor(storageWindow+10*time.Second, func(spans []ptrace.Span) bool { return len(spans) >= want+1 })
-	// A span sent again would arrive with the others; look a little longer.
-	time.Sleep(time.Second)
+	// A span sent twice is seen once the caller stops the collector:
+	// Shutdown forwards everything still held or queued before it returns.
 	return c
 }
 
