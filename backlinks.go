@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -183,12 +182,10 @@ const (
 	// backlinkScope is the instrumentation scope of backlink spans.
 	backlinkScope = "spanlinks"
 	// backlinkNamePrefix starts the name of every backlink span; the
-	// linker's name, cut to backlinkMaxName bytes, follows.
+	// linker's name follows, cut as the index stores it
+	// (linkindex.CutName): a linker's long name is not copied once per
+	// link.
 	backlinkNamePrefix = "spanlinks.backlink "
-	// backlinkMaxName is the most bytes of the linker's name a backlink span
-	// repeats (in its name and its span_names), as the index stores it: a
-	// linker's long name is not copied once per link.
-	backlinkMaxName = 256
 )
 
 // Reasons a kept valid link gets no backlink span, the reason attribute of
@@ -319,7 +316,7 @@ type linkerOf struct {
 
 // newLinkerOf returns what the backlink spans of span repeat.
 func newLinkerOf(span ptrace.Span) linkerOf {
-	name := cutLinkerName(span.Name())
+	name := linkindex.CutName(span.Name())
 	tid, sid := span.TraceID(), span.SpanID()
 	ids := hex.EncodeToString(append(tid[:], sid[:]...))
 	return linkerOf{
@@ -391,17 +388,4 @@ func backlinkSpanID(linkerTrace pcommon.TraceID, linkerSpan pcommon.SpanID, targ
 		}
 	}
 	return pcommon.SpanID{7: 1}
-}
-
-// cutLinkerName returns name cut to at most backlinkMaxName bytes, at the
-// start of a rune: a valid UTF-8 name stays valid.
-func cutLinkerName(name string) string {
-	if len(name) <= backlinkMaxName {
-		return name
-	}
-	i := backlinkMaxName
-	for j := 0; j < utf8.UTFMax-1 && !utf8.RuneStart(name[i]); j++ {
-		i--
-	}
-	return name[:i]
 }

@@ -3,7 +3,6 @@ package learner
 import (
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -34,7 +33,7 @@ type Class struct {
 // classOf returns the class of span in rs; its strings are the span's own,
 // not yet cut or copied.
 func classOf(rs ptrace.ResourceSpans, span ptrace.Span) Class {
-	return Class{Service: serviceName(rs), Name: cutClassName(span.Name()), Kind: span.Kind()}
+	return Class{Service: serviceName(rs), Name: linkindex.CutName(span.Name()), Kind: span.Kind()}
 }
 
 // serviceName returns the service.name of rs, cut to maxClassNameBytes.
@@ -43,19 +42,7 @@ func serviceName(rs ptrace.ResourceSpans) string {
 	if !ok {
 		return ""
 	}
-	return cutClassName(v.Str())
-}
-
-// cutClassName cuts s to maxClassNameBytes, on a rune boundary.
-func cutClassName(s string) string {
-	if len(s) <= maxClassNameBytes {
-		return s
-	}
-	n := maxClassNameBytes
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
+	return linkindex.CutName(v.Str())
 }
 
 // classSlot is one known class.

@@ -162,7 +162,7 @@ func (l *Learner) Passed(td ptrace.Traces, now time.Time, partOf func(ptrace.Res
 			spans := sss.At(j).Spans()
 			for k := range spans.Len() {
 				span := spans.At(k)
-				c := Class{Service: service, Name: cutClassName(span.Name()), Kind: span.Kind()}
+				c := Class{Service: service, Name: linkindex.CutName(span.Name()), Kind: span.Kind()}
 				if !has || c != last || l.classes.get(ref) == nil {
 					last, ref, has = c, l.classes.intern(c), true
 				}
@@ -292,7 +292,7 @@ func (l *Learner) Restore(cs []Learnt, now time.Time) {
 		if !c.Linked.After(cutoff) {
 			continue
 		}
-		k := Class{Service: cutClassName(c.Service), Name: cutClassName(c.Name), Kind: c.Kind}
+		k := Class{Service: linkindex.CutName(c.Service), Name: linkindex.CutName(c.Name), Kind: c.Kind}
 		r := l.classes.intern(k)
 		s := &l.classes.slots[r.slot]
 		if !s.held {

@@ -45,7 +45,7 @@ func (b *Links) Link(target Key) {
 func (b *Links) Linker(k Key, name string, failed bool) {
 	n := uint32(len(b.links) - b.mark)
 	b.mark = len(b.links)
-	b.linkers = append(b.linkers, linkerKey{key: k, name: cutName(name), links: n, failed: failed})
+	b.linkers = append(b.linkers, linkerKey{key: k, name: CutName(name), links: n, failed: failed})
 }
 
 // Len reports how many links b holds.

@@ -11,9 +11,10 @@ import (
 // span name cannot grow an entry.
 const MaxNameBytes = 256
 
-// cutName returns name cut to at most MaxNameBytes bytes, at the start of
-// a rune: a valid UTF-8 name stays valid. It does not copy.
-func cutName(name string) string {
+// CutName returns name cut to at most MaxNameBytes bytes, at the start of
+// a rune: a valid UTF-8 name stays valid. It does not copy. The index, the
+// learner's classes and backlink spans all cut names with it.
+func CutName(name string) string {
 	if len(name) <= MaxNameBytes {
 		return name
 	}
