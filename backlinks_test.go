@@ -12,11 +12,9 @@ import (
 	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
-	"go.opentelemetry.io/collector/processor/processortest"
 )
 
 // TestWriteBacklinksMerges writes backlinks twice on one span, with a
@@ -186,10 +184,7 @@ func TestBacklinkSpanNameCut(t *testing.T) {
 // consumer's error; their attributes are not stripped; the metrics count
 // them and the skipped links.
 func TestDeliverSpansProcessor(t *testing.T) {
-	tel := componenttest.NewTelemetry()
-	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	set := processortest.NewNopSettings(typeStr)
-	set.TelemetrySettings = tel.NewTelemetrySettings()
+	set, tel := telemetrySettings(t)
 	sink := new(consumertest.TracesSink)
 	p := newTestProcessorWith(t, set, spansConfig(), sink, &fakeClock{t: start})
 	assert.Nil(t, p.index)
@@ -255,10 +250,10 @@ func TestDeliverConfig(t *testing.T) {
 	assert.NotContains(t, err.Error(), "hunter2")
 }
 
-// requireInputsAndBacklinkSpans checks that every span fed in came out
-// exactly once, and that the other spans out are backlink spans, one per
-// linker and target; it returns how many backlink spans came out.
-func requireInputsAndBacklinkSpans(t *testing.T, steps []step, out ptrace.Traces) int {
+// requireSpansOnceEach checks that every span fed in came out exactly once
+// and that any other span out is a backlink span (deliver: spans), each
+// once; it returns how many backlink spans came out.
+func requireSpansOnceEach(t *testing.T, steps []step, out ptrace.Traces) int {
 	t.Helper()
 	in := map[string]int{}
 	for _, s := range steps {

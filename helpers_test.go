@@ -421,3 +421,14 @@ func failed(s ptrace.Span) {
 	s.Status().SetCode(ptrace.StatusCodeError)
 	s.Status().SetMessage("payment provider unavailable")
 }
+
+// telemetrySettings returns the processor's settings with metrics read by
+// the returned Telemetry, shut down when t ends.
+func telemetrySettings(t *testing.T) (processor.Settings, *componenttest.Telemetry) {
+	t.Helper()
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	set := processortest.NewNopSettings(typeStr)
+	set.TelemetrySettings = tel.NewTelemetrySettings()
+	return set, tel
+}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -41,10 +40,7 @@ func both(a, b func(td ptrace.Traces)) func(td ptrace.Traces) {
 // was learnt, are counted as 10 missed backlinks; the orders of batch 2,
 // arriving after, are held and all carry their backlink.
 func TestHoldAutoAcceptance(t *testing.T) {
-	tel := componenttest.NewTelemetry()
-	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	set := processortest.NewNopSettings(typeStr)
-	set.TelemetrySettings = tel.NewTelemetrySettings()
+	set, tel := telemetrySettings(t)
 	cfg := createDefaultConfig().(*Config)
 	cfg.Backlinks.Window = 3 * time.Second
 	cfg.Backlinks.Hold = Hold{Mode: HoldAuto}
@@ -122,10 +118,7 @@ func TestMissedBacklinksEveryMode(t *testing.T) {
 		{"conditions", Hold{Conditions: []string{`name == "receive-order" and attributes["order.id"] == "1"`}}, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			tel := componenttest.NewTelemetry()
-			t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-			set := processortest.NewNopSettings(typeStr)
-			set.TelemetrySettings = tel.NewTelemetrySettings()
+			set, tel := telemetrySettings(t)
 			cfg := createDefaultConfig().(*Config)
 			cfg.Backlinks.Hold = tt.hold
 			require.NoError(t, cfg.Validate())

@@ -7,11 +7,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
-	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/spanlinks/spanlinksprocessor/internal/hold"
 )
@@ -113,10 +111,7 @@ func TestSlowReleaseBlocksNoSender(t *testing.T) {
 // keeps no more than twice its limit, and Shutdown, which waits for the
 // loop's batch in flight, releases everything.
 func TestFullHoldPassesUnheld(t *testing.T) {
-	tel := componenttest.NewTelemetry()
-	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	set := processortest.NewNopSettings(typeStr)
-	set.TelemetrySettings = tel.NewTelemetrySettings()
+	set, tel := telemetrySettings(t)
 	cfg := createDefaultConfig().(*Config)
 	cfg.Backlinks.MaxHeldSpans = 2
 	next := newStuckExporter("receive-order")

@@ -15,7 +15,6 @@ import (
 	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/ptrace"
-	"go.opentelemetry.io/collector/processor/processortest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -79,10 +78,7 @@ type storageRun struct {
 func startRun(t *testing.T, cfg *Config, dir string, clock *fakeClock) *storageRun {
 	t.Helper()
 	core, logs := observer.New(zap.InfoLevel)
-	tel := componenttest.NewTelemetry()
-	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	set := processortest.NewNopSettings(typeStr)
-	set.TelemetrySettings = tel.NewTelemetrySettings()
+	set, tel := telemetrySettings(t)
 	set.Logger = zap.New(core)
 	host, stop := startFileStorage(t, dir)
 	r := &storageRun{sink: new(consumertest.TracesSink), tel: tel, logs: logs, stop: stop}
@@ -232,10 +228,7 @@ func TestStorageFailureHoldsInMemory(t *testing.T) {
 	real := host.GetExtensions()[fileStorageID].(storage.Extension)
 	host = extHost{Host: host, exts: map[component.ID]component.Component{fileStorageID: failingStorage{real: real}}}
 	core, logs := observer.New(zap.InfoLevel)
-	tel := componenttest.NewTelemetry()
-	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	set := processortest.NewNopSettings(typeStr)
-	set.TelemetrySettings = tel.NewTelemetrySettings()
+	set, tel := telemetrySettings(t)
 	set.Logger = zap.New(core)
 	sink := new(consumertest.TracesSink)
 	clock := &fakeClock{t: start}

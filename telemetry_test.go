@@ -84,10 +84,7 @@ func totals(td ptrace.Traces) spanTotals {
 func TestMetricsAgreeWithSpans(t *testing.T) {
 	for _, sc := range loadScenarios(t) {
 		t.Run(sc.name, func(t *testing.T) {
-			tel := componenttest.NewTelemetry()
-			t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-			set := processortest.NewNopSettings(typeStr)
-			set.TelemetrySettings = tel.NewTelemetrySettings()
+			set, tel := telemetrySettings(t)
 			cfg := sc.config(t)
 
 			in := ptrace.NewTraces()
@@ -170,10 +167,7 @@ func TestMetricsByReason(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario+"/"+tt.metric+"/"+tt.reason, func(t *testing.T) {
-			tel := componenttest.NewTelemetry()
-			t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-			set := processortest.NewNopSettings(typeStr)
-			set.TelemetrySettings = tel.NewTelemetrySettings()
+			set, tel := telemetrySettings(t)
 			sc := scenarioNamed(t, tt.scenario)
 			sc.runWith(t, set, sc.config(t))
 			assert.Equal(t, tt.want, metricValue(t, tel, tt.metric, tt.reason))
@@ -184,10 +178,7 @@ func TestMetricsByReason(t *testing.T) {
 // TestGauges reads the hold and index gauges while the processor runs:
 // spans held, then released by the window, and index entries expiring.
 func TestGauges(t *testing.T) {
-	tel := componenttest.NewTelemetry()
-	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	set := processortest.NewNopSettings(typeStr)
-	set.TelemetrySettings = tel.NewTelemetrySettings()
+	set, tel := telemetrySettings(t)
 	clock := &fakeClock{t: start}
 	p := newTestProcessorWith(t, set, createDefaultConfig().(*Config), consumertest.NewNop(), clock)
 	ctx := context.Background()
@@ -224,10 +215,7 @@ func TestGauges(t *testing.T) {
 // TestIndexCapacityEvictions: past max_index_entries the oldest entries
 // are evicted and counted as such.
 func TestIndexCapacityEvictions(t *testing.T) {
-	tel := componenttest.NewTelemetry()
-	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	set := processortest.NewNopSettings(typeStr)
-	set.TelemetrySettings = tel.NewTelemetrySettings()
+	set, tel := telemetrySettings(t)
 	cfg := createDefaultConfig().(*Config)
 	cfg.Backlinks.MaxIndexEntries = 100
 	cfg.Backlinks.Hold = Hold{Mode: HoldNone}
@@ -244,10 +232,7 @@ func TestIndexCapacityEvictions(t *testing.T) {
 // the hold reaches nobody who could retry, so it is logged and counted.
 func TestReleaseErrorIsLoggedAndCounted(t *testing.T) {
 	core, logs := observer.New(zap.ErrorLevel)
-	tel := componenttest.NewTelemetry()
-	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
-	set := processortest.NewNopSettings(typeStr)
-	set.TelemetrySettings = tel.NewTelemetrySettings()
+	set, tel := telemetrySettings(t)
 	set.Logger = zap.New(core)
 	p := newTestProcessorWith(t, set, createDefaultConfig().(*Config), consumertest.NewErr(errors.New("exporter queue is full")), &fakeClock{t: start})
 
