@@ -147,9 +147,12 @@ func (p *spanLinksProcessor) storeClasses(now time.Time, force bool) {
 	if p.store == nil || p.storeClosed || p.cfg.Backlinks.Hold.Mode != HoldAuto {
 		return
 	}
-	held, version := p.learn.Learnt()
 	fresh := now.Sub(p.classesAt) < p.cfg.Backlinks.Window
-	if version == p.classesVersion && (len(held) == 0 || (fresh && !force)) {
+	if p.learn.Version() == p.classesVersion && fresh && !force {
+		return // most ticks: nothing changed, and stored recently
+	}
+	held, version := p.learn.Learnt()
+	if version == p.classesVersion && len(held) == 0 {
 		return
 	}
 	if err := p.store.PutClasses(context.Background(), learner.EncodeLearnt(held)); err != nil {

@@ -277,6 +277,14 @@ func (l *Learner) Learnt() ([]Learnt, uint64) {
 	return out, l.classes.version
 }
 
+// Version returns what Learnt would return as its version, without
+// listing the classes.
+func (l *Learner) Version() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.classes.version
+}
+
 // Restore holds again, under hold: auto, the classes an earlier run
 // learnt, as of when each was last linked, so that a restart does not
 // learn them anew; those no link has targeted for forgetWindows windows
