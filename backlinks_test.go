@@ -231,7 +231,7 @@ func TestDeliverConfig(t *testing.T) {
 	cfg = spansConfig()
 	b := &cfg.Backlinks
 	b.Window = 10 * time.Second
-	b.Hold = Hold{Mode: HoldAuto}
+	b.Hold = Hold{Mode: HoldAll}
 	b.MaxHeldSpans = 5
 	b.MaxHeldBytes = 5
 	b.MaxIndexEntries = 5
@@ -242,7 +242,7 @@ func TestDeliverConfig(t *testing.T) {
 	b.Index.Redis.Password = "hunter2"
 	err := cfg.Validate()
 	require.Error(t, err)
-	for _, key := range []string{"window: 10s", "hold: auto", "max_held_spans: 5", "max_held_bytes: 5",
+	for _, key := range []string{"window: 10s", "hold: all", "max_held_spans: 5", "max_held_bytes: 5",
 		"max_index_entries: 5", "max_backlinks_per_span: 5", "emit_links: true",
 		"partition.metadata_key: tenant", "index.backend: redis"} {
 		assert.Contains(t, err.Error(), "backlinks."+key+" means nothing with backlinks.deliver: spans")

@@ -165,7 +165,7 @@ func createDefaultConfig() component.Config {
 		Backlinks: BacklinksConfig{
 			Enabled:             true,
 			Window:              30 * time.Second,
-			Hold:                Hold{Mode: HoldAll},
+			Hold:                Hold{Mode: HoldAuto},
 			Deliver:             DeliverAttributes,
 			MaxHeldSpans:        100000,
 			MaxHeldBytes:        256 << 20,

@@ -24,7 +24,7 @@ func designDefaults() *Config {
 		Backlinks: BacklinksConfig{
 			Enabled:             true,
 			Window:              30 * time.Second,
-			Hold:                Hold{Mode: "all"},
+			Hold:                Hold{Mode: "auto"},
 			Deliver:             "attributes",
 			MaxHeldSpans:        100000,
 			MaxHeldBytes:        268435456,
@@ -234,7 +234,7 @@ func TestConfigLoadInvalid(t *testing.T) {
 			name:  "deliver_spans_with_hold",
 			stage: atValidate,
 			contains: []string{"backlinks.window: 10s means nothing with backlinks.deliver: spans",
-				"backlinks.hold: auto means nothing", "backlinks.index.backend: redis means nothing"},
+				"backlinks.hold: all means nothing", "backlinks.index.backend: redis means nothing"},
 		},
 		{
 			// A misspelt top-level key is named with the keys there are,

@@ -3,6 +3,7 @@ package spanlinksprocessor
 import (
 	"context"
 	"encoding/binary"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/spanlinks/spanlinksprocessor/internal/learner"
 	"github.com/spanlinks/spanlinksprocessor/internal/redistest"
 )
 
@@ -25,8 +27,15 @@ import (
 // under prefix, on clock, started.
 func newFleetProcessor(t *testing.T, addr []string, cluster bool, prefix string, clock *fakeClock) (*spanLinksProcessor, *consumertest.TracesSink) {
 	t.Helper()
+	return newFleetProcessorHolding(t, addr, cluster, prefix, clock, Hold{Mode: HoldAll})
+}
+
+// newFleetProcessorHolding is newFleetProcessor with the given hold.
+func newFleetProcessorHolding(t *testing.T, addr []string, cluster bool, prefix string, clock *fakeClock, h Hold) (*spanLinksProcessor, *consumertest.TracesSink) {
+	t.Helper()
 	cfg := createDefaultConfig().(*Config)
 	cfg.Backlinks.Window = 10 * time.Second
+	cfg.Backlinks.Hold = h
 	cfg.Backlinks.Index.Backend = IndexRedis
 	r := &cfg.Backlinks.Index.Redis
 	r.Endpoints, r.Cluster, r.KeyPrefix, r.Timeout = addr, cluster, prefix, 5*time.Second
@@ -427,4 +436,79 @@ func copyOf(td ptrace.Traces) ptrace.Traces {
 	out := ptrace.NewTraces()
 	td.CopyTo(out)
 	return out
+}
+
+// TestFleetAutoLearnsInFirstWindow measures how soon each of two
+// collectors on one Redis, both with the default hold (auto) and started
+// knowing no class, holds the orders' class when every order is linked
+// only through the other collector: each second an order goes to each, and
+// two seconds later the batch that links it goes to the other one. Each
+// collector holds every span for its first window (10s and a 1s tick) and
+// learns the class when its first orders leave that hold with backlinks
+// from Redis, before the first window is over: no order passes unheld and
+// every order carries its backlink, so classes need not be shared.
+func TestFleetAutoLearnsInFirstWindow(t *testing.T) {
+	srv := redistest.Start(t)
+	clock := &fakeClock{t: start}
+	a, sinkA := newFleetProcessorHolding(t, []string{srv.Addr}, false, "auto:", clock, Hold{Mode: HoldAuto})
+	b, sinkB := newFleetProcessorHolding(t, []string{srv.Addr}, false, "auto:", clock, Hold{Mode: HoldAuto})
+	ctx := context.Background()
+	orderClass := learner.Class{Service: "order-api", Name: "receive-order", Kind: ptrace.SpanKindServer}
+	type collector struct {
+		name     string
+		p        *spanLinksProcessor
+		sink     *consumertest.TracesSink
+		learntAt time.Duration // when it first held orderClass; -1: not yet
+		unheld   int           // orders that passed in the call they came in
+		batches  int           // batches it was sent before it held the class
+	}
+	cs := []*collector{{name: "A", p: a, sink: sinkA, learntAt: -1}, {name: "B", p: b, sink: sinkB, learntAt: -1}}
+	const seconds = 40
+	for s := range seconds {
+		at := time.Duration(s) * time.Second
+		clock.Set(start.Add(at))
+		for i, c := range cs {
+			c.p.releaseDue(nil)
+			if c.learntAt < 0 && slices.Contains(c.p.learn.HeldClasses(), orderClass) {
+				c.learntAt = at
+			}
+			n := 2*s + i + 1 // A gets the odd orders, B the even
+			before := c.sink.SpanCount()
+			require.NoError(t, c.p.ConsumeTraces(ctx, inputOf(orders(n, n))))
+			c.unheld += c.sink.SpanCount() - before
+			if s >= 2 { // the batch of the order the other got 2s ago
+				m := 2*(s-2) + (1 - i) + 1
+				require.NoError(t, c.p.ConsumeTraces(ctx, inputOf(func(td ptrace.Traces) { batchSpan(td, m, m, m) })))
+				if c.learntAt < 0 {
+					c.batches++
+				}
+			}
+		}
+	}
+	for s := seconds; s <= seconds+12; s++ { // the release loop's ticks, until all have left
+		clock.Set(start.Add(time.Duration(s) * time.Second))
+		for _, c := range cs {
+			c.p.releaseDue(nil)
+		}
+	}
+	for _, c := range cs {
+		assert.Zero(t, c.p.hold.Len())
+		require.NoError(t, c.p.Shutdown(ctx))
+	}
+	paired := 0
+	for _, c := range cs {
+		t.Logf("collector %s: holds the orders' class from %s, after %d batches; %d of its %d orders passed unheld",
+			c.name, c.learntAt, c.batches, c.unheld, seconds)
+		assert.GreaterOrEqual(t, c.learntAt, time.Duration(0), "collector %s learns the class", c.name)
+		assert.Less(t, c.learntAt, 11*time.Second, "collector %s learns the class within its first window", c.name)
+		assert.Zero(t, c.unheld, "collector %s: no order passes unheld", c.name)
+		for _, td := range c.sink.AllTraces() {
+			forEachSpan(td, func(s ptrace.Span) {
+				if count, ok := s.Attributes().Get(attrBacklinksCount); ok && s.Name() == "receive-order" && count.Int() == 1 {
+					paired++
+				}
+			})
+		}
+	}
+	assert.Equal(t, 2*seconds-4, paired, "every order but the last two seconds' (never linked) carries its backlink")
 }

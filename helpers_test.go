@@ -215,6 +215,14 @@ func newTestProcessorWith(t testing.TB, set processor.Settings, cfg *Config, nex
 	return p
 }
 
+// holdAllConfig is the default config with hold: all, which tests of the
+// hold use: every span is held, whatever the time since Start.
+func holdAllConfig() *Config {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Backlinks.Hold = Hold{Mode: HoldAll}
+	return cfg
+}
+
 // useRedis points cfg's index at the redis-server on addr, under a key
 // prefix of the test's own.
 func useRedis(t testing.TB, cfg *Config, addr string) {

@@ -15,14 +15,23 @@ import (
 	"go.uber.org/zap"
 )
 
-// takeHeld moves out of td the spans to hold (step 6): none under hold:
-// none, those holdIf chooses, or every span when holdIf is nil (hold:
-// all). They are looked up once, when they are released.
-func (p *spanLinksProcessor) takeHeld(ctx context.Context, td ptrace.Traces) (ptrace.Traces, int) {
+// takeHeld moves out of td the spans to hold at now (step 6): none under
+// hold: none, those holdIf chooses, or every span when holdIf is nil
+// (hold: all) or during hold: auto's warm-up, which remembers them so that
+// a link to one teaches its class. They are looked up once, when they are
+// released.
+func (p *spanLinksProcessor) takeHeld(ctx context.Context, td ptrace.Traces, now time.Time, parts *partitions) (ptrace.Traces, int) {
 	if p.hold == nil {
 		return ptrace.Traces{}, 0
 	}
-	return hold.Take(ctx, td, p.holdIf)
+	if !p.learn.Warming(now) {
+		return hold.Take(ctx, td, p.holdIf)
+	}
+	held, n := hold.Take(ctx, td, nil)
+	if n > 0 {
+		p.learn.Held(held, now, func(rs ptrace.ResourceSpans) linkindex.Partition { return parts.of(ctx, rs) })
+	}
+	return held, n
 }
 
 // holdSpans holds held, n spans sent in ctx at now, one batch per

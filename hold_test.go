@@ -46,6 +46,7 @@ func TestHoldFloodKeepsOtherTenantsHeld(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			cfg := createDefaultConfig().(*Config)
+			cfg.Backlinks.Hold = Hold{Mode: HoldAll}
 			cfg.Backlinks.MaxHeldSpans = 10
 			cfg.Backlinks.Partition = m.cfg
 			clock := &fakeClock{t: start}
@@ -79,6 +80,7 @@ func TestHoldFloodKeepsOtherTenantsHeld(t *testing.T) {
 // counted to its tenant.
 func TestHoldResourcePartitionsSplitARequest(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
+	cfg.Backlinks.Hold = Hold{Mode: HoldAll}
 	cfg.Backlinks.Partition = PartitionConfig{ResourceAttribute: "tenant"}
 	p := newTestProcessor(t, cfg, new(consumertest.TracesSink), &fakeClock{t: start})
 	td := inputOf(orders(1, 2))
@@ -99,6 +101,7 @@ func TestHoldResourcePartitionsSplitARequest(t *testing.T) {
 // given, not copies.
 func TestHoldAllCopiesNoSpan(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
+	cfg.Backlinks.Hold = Hold{Mode: HoldAll}
 	require.Equal(t, HoldAll, cfg.Backlinks.Hold.Mode)
 	sink := new(consumertest.TracesSink)
 	p := newTestProcessor(t, cfg, sink, &fakeClock{t: start})

@@ -70,6 +70,7 @@ func TestPartitionKeepsTenantsApart(t *testing.T) {
 		for _, m := range modes {
 			t.Run(string(backend)+"/"+m.name, func(t *testing.T) {
 				cfg := createDefaultConfig().(*Config)
+				cfg.Backlinks.Hold = Hold{Mode: HoldAll}
 				cfg.Backlinks.Partition = m.cfg
 				if backend == IndexRedis {
 					useRedis(t, cfg, redisAddr)
@@ -102,6 +103,7 @@ func TestPartitionMissingValueIsItsOwn(t *testing.T) {
 	for _, m := range partitionModes {
 		t.Run(m.name, func(t *testing.T) {
 			cfg := createDefaultConfig().(*Config)
+			cfg.Backlinks.Hold = Hold{Mode: HoldAll}
 			cfg.Backlinks.Partition = m.cfg
 			sink := new(consumertest.TracesSink)
 			p := newTestProcessor(t, cfg, sink, &fakeClock{t: start})

@@ -36,6 +36,7 @@ type spanLinksProcessor struct {
 	manual bool             // tests: Start starts no release loop; the test calls releaseDue
 	spans  bool             // backlinks.deliver: spans: backlink spans; no index, hold or learner
 
+	warming     bool        // hold: auto's warm-up began at Start and the release loop has not seen it end
 	store       *hold.Store // backlinks.storage, from Start; nil: the hold is in memory only
 	storeClosed bool        // Shutdown closed store
 
@@ -84,6 +85,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*s
 		p.learn = learner.New(learner.Options{
 			Auto: b.Hold.Mode == HoldAuto, Window: b.Window, Limit: b.MaxIndexEntries,
 			Log: p.dropLog, Marker: attrBacklinksCount,
+			Warmup: p.reach, MaxHeld: b.MaxHeldSpans,
 		})
 		if b.Hold.Mode == HoldAuto {
 			p.holdIf = p.learn
@@ -99,6 +101,11 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*s
 	var err error
 	if p.tel, err = newTelemetry(set.TelemetrySettings, p.hold, p.index); err != nil {
 		return nil, fmt.Errorf("creating the spanlinks metrics: %w", err)
+	}
+	if p.learn != nil {
+		// Exported from the start, at 0, so that a dashboard or an alert on
+		// missed backlinks has its series before the first miss.
+		p.tel.tb.ProcessorSpanlinksMissedBacklinks.Add(context.Background(), 0)
 	}
 	if p.index != nil && cfg.Backlinks.Index.Backend == IndexRedis {
 		p.tel.indexFailures.log = p.tel.indexFailures.log.With(redisFields(cfg.Backlinks.Index.Redis)...)
@@ -122,8 +129,16 @@ func (p *spanLinksProcessor) Start(ctx context.Context, host component.Host) err
 		return nil
 	}
 	loaded, err := p.openStore(ctx, host)
-	if err != nil || p.manual {
+	if err != nil {
 		return err
+	}
+	if p.learn.Start(p.now()) {
+		p.warming = true
+		p.logger.Info("hold: auto knows no class of span to hold yet: every span is held for the first window, and the classes links target are learnt",
+			zap.Duration("for", p.reach))
+	}
+	if p.manual {
+		return nil
 	}
 	p.wake = make(chan struct{}, 1)
 	if loaded {
@@ -216,7 +231,7 @@ func (p *spanLinksProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces
 		return p.next.ConsumeTraces(ctx, td)
 	}
 	p.addLinks(ctx, &sc.links, now, &c)                         // 4. and added for the whole batch
-	held, n := p.takeHeld(ctx, td)                              // the spans step 6 holds get backlinks on release
+	held, n := p.takeHeld(ctx, td, now, &parts)                 // the spans step 6 holds get backlinks on release
 	c.backlinkedSpans += p.backlink(ctx, td, now.Add(-p.reach)) // 5. backlink
 	c.backlinkedSpans += p.holdSpans(ctx, held, n, td, now)     // 6. hold
 	if td.ResourceSpans().Len() == 0 {
@@ -249,6 +264,12 @@ func (p *spanLinksProcessor) releaseDue(stop <-chan struct{}) {
 	now := p.now()
 	p.index.Expire(now)
 	p.learn.Expire(now)
+	if p.warming && !p.learn.Warming(now) {
+		p.warming = false
+		classes, _ := p.learn.Learnt()
+		p.logger.Info("hold: auto's first window is over: only the classes learnt are held now",
+			zap.Int("classes", len(classes)))
+	}
 	p.storeClasses(now, false)
 	if p.hold == nil {
 		return

@@ -120,6 +120,7 @@ func TestShutdownReleasesWithTicker(t *testing.T) {
 // batches leave early, in arrival order, and nothing is dropped.
 func TestHoldOverflowReleasesOldestFirst(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
+	cfg.Backlinks.Hold = Hold{Mode: HoldAll}
 	cfg.Backlinks.MaxHeldSpans = 4
 	sink := new(consumertest.TracesSink)
 	p := newTestProcessor(t, cfg, sink, &fakeClock{t: start})

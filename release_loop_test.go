@@ -71,6 +71,7 @@ func consumeAsync(p *spanLinksProcessor, td ptrace.Traces) <-chan error {
 // is lost once the exporter recovers.
 func TestSlowReleaseBlocksNoSender(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
+	cfg.Backlinks.Hold = Hold{Mode: HoldAll}
 	next := newStuckExporter("receive-order")
 	t.Cleanup(next.release)
 	clock := &fakeClock{t: start}

@@ -164,6 +164,8 @@ func TestMetricsByReason(t *testing.T) {
 		{"hold-auto-forget", metricReleasedSpans, hold.ReasonWindow, 2},
 		{"hold-auto-two-services", metricReleasedSpans, "", 1},
 		{"hold-auto-never-linked", metricReleasedSpans, "", 0},
+		{"hold-auto-start-up", metricMissedBacklinks, "", 0},
+		{"hold-auto-start-up", metricReleasedSpans, hold.ReasonWindow, 6},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario+"/"+tt.metric+"/"+tt.reason, func(t *testing.T) {
@@ -180,7 +182,7 @@ func TestMetricsByReason(t *testing.T) {
 func TestGauges(t *testing.T) {
 	set, tel := telemetrySettings(t)
 	clock := &fakeClock{t: start}
-	p := newTestProcessorWith(t, set, createDefaultConfig().(*Config), consumertest.NewNop(), clock)
+	p := newTestProcessorWith(t, set, holdAllConfig(), consumertest.NewNop(), clock)
 	ctx := context.Background()
 	require.NoError(t, p.ConsumeTraces(ctx, inputOf(orders(1, 7))))
 	require.NoError(t, p.ConsumeTraces(ctx, inputOf(func(td ptrace.Traces) { batchSpan(td, 1, 1, 7) })))
@@ -234,7 +236,7 @@ func TestReleaseErrorIsLoggedAndCounted(t *testing.T) {
 	core, logs := observer.New(zap.ErrorLevel)
 	set, tel := telemetrySettings(t)
 	set.Logger = zap.New(core)
-	p := newTestProcessorWith(t, set, createDefaultConfig().(*Config), consumertest.NewErr(errors.New("exporter queue is full")), &fakeClock{t: start})
+	p := newTestProcessorWith(t, set, holdAllConfig(), consumertest.NewErr(errors.New("exporter queue is full")), &fakeClock{t: start})
 
 	ctx := context.Background()
 	require.NoError(t, p.ConsumeTraces(ctx, inputOf(orders(1, 3))), "held spans are accepted")

@@ -7,6 +7,7 @@ package learner
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spanlinks/spanlinksprocessor/internal/linkindex"
@@ -22,6 +23,10 @@ import (
 // link has targeted it for forgetWindows windows. It keeps at most limit
 // spans and maxClasses classes, evicting the oldest. Safe for concurrent
 // use.
+//
+// Under hold: auto, a start that knows no class holds every span for a
+// warm-up (Start, Warming): links to those held spans teach their classes
+// as soon as they arrive, so that the first window's links are not missed.
 type Learner struct {
 	auto   bool
 	window time.Duration
@@ -29,9 +34,15 @@ type Learner struct {
 	log    *zap.Logger // the sampled debug log of missed backlinks; nil when off
 	marker string      // the span attribute the processor writes with backlinks
 
+	// warmEnd is, in Unix nanoseconds, when hold: auto's warm-up ends:
+	// until then every span is held (Warming). Zero: no warm-up.
+	warmEnd atomic.Int64
+	warmup  time.Duration
+
 	mu      sync.Mutex
 	classes classTable
 	spans   *unheldSpans
+	held    *unheldSpans // spans held during the warm-up: a link to one teaches its class
 
 	// Scratch of passedIn and links, under mu.
 	keys []linkindex.Key
@@ -52,6 +63,13 @@ type Options struct {
 	// Marker is the span attribute the processor writes on a span that got
 	// backlinks: under hold: auto such a span's class becomes held.
 	Marker string
+	// Warmup is how long, under hold: auto, every span is held after a
+	// start that knows no class (Start): the window and a release tick,
+	// so that the first spans held are released, and their classes
+	// learnt, before it ends.
+	Warmup time.Duration
+	// MaxHeld bounds the held spans remembered during the warm-up.
+	MaxHeld int
 }
 
 // New returns a Learner configured by o.
@@ -62,9 +80,38 @@ func New(o Options) *Learner {
 		limit:   o.Limit,
 		log:     o.Log,
 		marker:  o.Marker,
+		warmup:  o.Warmup,
 		classes: classTable{ids: map[Class]int32{}, limit: maxClasses},
 		spans:   newUnheldSpans(o.Limit),
+		held:    newUnheldSpans(o.MaxHeld),
 	}
+}
+
+// Start begins, under hold: auto, the warm-up at now when no class is
+// held (a first start, or a restart without stored classes): for
+// Options.Warmup every span is held, and a link to one of them teaches its
+// class, so that the classes linked in the first window are learnt
+// without missing a backlink. It reports whether the warm-up began.
+func (l *Learner) Start(now time.Time) bool {
+	if !l.auto || l.warmup <= 0 {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.classes.slots {
+		if c.held {
+			return false
+		}
+	}
+	l.warmEnd.Store(now.Add(l.warmup).UnixNano())
+	return true
+}
+
+// Warming reports whether the warm-up that Start began lasts at now:
+// every span is then held.
+func (l *Learner) Warming(now time.Time) bool {
+	end := l.warmEnd.Load()
+	return end != 0 && now.UnixNano() < end
 }
 
 // Match reports whether hold: auto holds span, in its resource: whether
@@ -79,10 +126,14 @@ func (l *Learner) Match(_ context.Context, rs ptrace.ResourceSpans, _ ptrace.Sco
 
 // Links counts the links gathered in b whose target passed unheld within
 // the window: missed backlinks. Under hold: auto their targets' classes
-// become held. It returns how many it counted.
+// become held, and so do those of targets held during the warm-up, which
+// are not missed. It returns how many it counted.
 func (l *Learner) Links(b *linkindex.Links, now time.Time) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.held.len() > 0 {
+		l.linksToHeld(b, now)
+	}
 	if l.spans.len() == 0 {
 		return 0
 	}
@@ -122,6 +173,28 @@ func (l *Learner) Links(b *linkindex.Links, now time.Time) int {
 	return missed
 }
 
+// linksToHeld learns the classes of the spans held during the warm-up
+// that links gathered in b target: they are held from now, as if a link
+// to an unheld span had been missed, but none was. l.mu is held.
+func (l *Learner) linksToHeld(b *linkindex.Links, now time.Time) {
+	cutoff := now.UnixNano() - int64(l.window)
+	l.keys = l.keys[:0]
+	for i := range b.Len() {
+		l.keys = append(l.keys, b.TargetAt(i))
+	}
+	l.at = l.held.findAll(l.keys, l.at)
+	for _, p := range l.at {
+		if p < 0 {
+			continue
+		}
+		if u := l.held.entry(p); u.at > cutoff {
+			if c := l.classes.get(u.class); c != nil {
+				l.linked(c, now)
+			}
+		}
+	}
+}
+
 // linked says that a link targeted a span of class c at now; l.mu is held.
 func (l *Learner) linked(c *classSlot, now time.Time) {
 	c.used = true
@@ -141,10 +214,26 @@ func (l *Learner) linked(c *classSlot, now time.Time) {
 // hold: auto, the classes of those that got backlinks (the linker came
 // first) become held.
 func (l *Learner) Passed(td ptrace.Traces, now time.Time, partOf func(ptrace.ResourceSpans) linkindex.Partition) {
-	at := now.UnixNano()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.expireSpans(at)
+	l.expireSpans(now.UnixNano())
+	l.remember(l.spans, td, now, partOf, l.auto)
+}
+
+// Held remembers, during hold: auto's warm-up, the spans of td held at
+// now, in their partitions as in Passed, so that a link to one of them
+// teaches its class (Links) without counting a missed backlink.
+func (l *Learner) Held(td ptrace.Traces, now time.Time, partOf func(ptrace.ResourceSpans) linkindex.Partition) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.expireSpans(now.UnixNano())
+	l.remember(l.held, td, now, partOf, false)
+}
+
+// remember adds the spans of td, at now, to s; with backlinked, the
+// classes of those that got backlinks become held. l.mu is held.
+func (l *Learner) remember(s *unheldSpans, td ptrace.Traces, now time.Time, partOf func(ptrace.ResourceSpans) linkindex.Partition, backlinked bool) {
+	at := now.UnixNano()
 	l.keys, l.refs = l.keys[:0], l.refs[:0]
 	var last Class   // spans of a batch come in runs of one class:
 	var ref classRef // the class of the last span, interned once
@@ -166,7 +255,7 @@ func (l *Learner) Passed(td ptrace.Traces, now time.Time, partOf func(ptrace.Res
 				if !has || c != last || l.classes.get(ref) == nil {
 					last, ref, has = c, l.classes.intern(c), true
 				}
-				if l.auto && l.hasBacklinks(span) {
+				if backlinked && l.hasBacklinks(span) {
 					l.linked(&l.classes.slots[ref.slot], now)
 				}
 				l.keys = append(l.keys, linkindex.KeyOf(span.TraceID(), span.SpanID()).In(part))
@@ -174,7 +263,7 @@ func (l *Learner) Passed(td ptrace.Traces, now time.Time, partOf func(ptrace.Res
 			}
 		}
 	}
-	l.spans.addAll(l.keys, l.refs, at)
+	s.addAll(l.keys, l.refs, at)
 }
 
 // Released tells hold: auto of held spans released at now: the classes of
@@ -224,8 +313,10 @@ func (l *Learner) Expire(now time.Time) {
 // in Unix nanoseconds; l.mu is held.
 func (l *Learner) expireSpans(now int64) {
 	cutoff := now - int64(l.window)
-	for l.spans.len() > 0 && l.spans.oldest() <= cutoff {
-		l.spans.pop()
+	for _, s := range [...]*unheldSpans{l.spans, l.held} {
+		for s.len() > 0 && s.oldest() <= cutoff {
+			s.pop()
+		}
 	}
 }
 

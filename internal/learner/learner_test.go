@@ -206,3 +206,34 @@ func liveHeap() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
 }
+
+// TestLearnerWarmup: under hold: auto a start that knows no class warms up
+// for Warmup; a link to a span held then teaches its class at once,
+// without a miss, until the span is a window old. A start with a class
+// restored, or another hold mode, does not warm up.
+func TestLearnerWarmup(t *testing.T) {
+	o := Options{Auto: true, Window: 30 * time.Second, Limit: 100, Warmup: 31 * time.Second, MaxHeld: 100}
+	l := New(o)
+	assert.False(t, l.Warming(start), "not before Start")
+	require.True(t, l.Start(start))
+	assert.True(t, l.Warming(start.Add(31*time.Second-1)))
+	assert.False(t, l.Warming(start.Add(31*time.Second)))
+
+	l.Held(orders(1, 2), start, nil)
+	assert.Zero(t, l.Links(linksTo(1), start.Add(time.Second)), "a link to a held span is not missed")
+	assert.Equal(t, []Class{{Service: "order-api", Name: "receive-order", Kind: ptrace.SpanKindServer}}, l.HeldClasses())
+
+	late := New(o)
+	require.True(t, late.Start(start))
+	late.Held(orders(1, 2), start, nil)
+	assert.Zero(t, late.Links(linksTo(2), start.Add(30*time.Second)))
+	assert.Empty(t, late.HeldClasses(), "a held span a window old teaches nothing")
+
+	restored := New(o)
+	restored.Restore([]Learnt{{Class: Class{Service: "order-api", Name: "receive-order", Kind: ptrace.SpanKindServer}, Linked: start}}, start)
+	assert.False(t, restored.Start(start), "a class restored: no warm-up")
+	assert.False(t, restored.Warming(start))
+
+	o.Auto = false
+	assert.False(t, New(o).Start(start), "only hold: auto warms up")
+}
