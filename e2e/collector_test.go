@@ -111,6 +111,8 @@ type collectorConfig struct {
 	index string
 	// hold is backlinks.hold as one YAML word; empty: all.
 	hold string
+	// defaultHold writes no backlinks.hold: the default, auto.
+	defaultHold bool
 	// deliver is backlinks.deliver; with "spans", window, hold and index
 	// are not written (the processor refuses them).
 	deliver string
@@ -161,6 +163,9 @@ func tryStartCollector(t *testing.T, cfg collectorConfig) *collector {
 		hold = "all"
 	}
 	backlinks := fmt.Sprintf("      window: %s\n      hold: %s\n%s", cfg.window, hold, cfg.index)
+	if cfg.defaultHold {
+		backlinks = fmt.Sprintf("      window: %s\n%s", cfg.window, cfg.index)
+	}
 	if cfg.deliver == "spans" {
 		backlinks = "      deliver: spans\n"
 	}
@@ -265,6 +270,23 @@ func (c *collector) launch(t *testing.T, cmd *exec.Cmd, config string) bool {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the collector was not ready within 30s:\n%s", c.out.String())
+		}
+	}
+	return true
+}
+
+// waitOutput waits until the collector's output holds text, polling, up
+// to timeout; it reports whether it did.
+func (c *collector) waitOutput(timeout time.Duration, text string) bool {
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(c.out.String(), text) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-c.exited:
+			return strings.Contains(c.out.String(), text)
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	return true
