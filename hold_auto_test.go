@@ -241,18 +241,22 @@ func TestMissedBacklinkLog(t *testing.T) {
 	assert.Equal(t, spanID(kindOrder, 1).String(), f["span_id"])
 }
 
-// TestExampleConfig: examples/config.yaml, the config of make run, is
-// valid and holds auto, the default, with the demo's 10s window.
-func TestExampleConfig(t *testing.T) {
-	conf, err := confmaptest.LoadConf("examples/config.yaml")
-	require.NoError(t, err)
-	sub, err := conf.Sub("processors::spanlinks")
-	require.NoError(t, err)
-	cfg := createDefaultConfig().(*Config)
-	require.NoError(t, sub.Unmarshal(cfg))
-	require.NoError(t, cfg.Validate())
-	assert.Equal(t, HoldAuto, cfg.Backlinks.Hold.Mode)
-	assert.Equal(t, 10*time.Second, cfg.Backlinks.Window)
+// TestExampleConfigs: the example configs (examples/config.yaml is make
+// run's) are valid and hold auto, the default, with the demo's 10s window.
+func TestExampleConfigs(t *testing.T) {
+	for _, path := range []string{"examples/config.yaml", "examples/config-storage.yaml"} {
+		t.Run(path, func(t *testing.T) {
+			conf, err := confmaptest.LoadConf(path)
+			require.NoError(t, err)
+			sub, err := conf.Sub("processors::spanlinks")
+			require.NoError(t, err)
+			cfg := createDefaultConfig().(*Config)
+			require.NoError(t, sub.Unmarshal(cfg))
+			require.NoError(t, cfg.Validate())
+			assert.Equal(t, HoldAuto, cfg.Backlinks.Hold.Mode)
+			assert.Equal(t, 10*time.Second, cfg.Backlinks.Window)
+		})
+	}
 }
 
 // TestHoldAutoConcurrent: senders calling ConsumeTraces at once, while the

@@ -19,7 +19,7 @@ func TestTailSamplingLateBacklinkSpans(t *testing.T) {
 	s := newSink(t)
 	tm := tierTiming{window: 30 * time.Second, decisionWait: time.Second, tier1Args: []string{
 		"--set=processors::spanlinks::backlinks::deliver=spans",
-		"--set=processors::spanlinks::backlinks::hold=all", // the default: spans refuse any other
+		"--set=processors::spanlinks::backlinks::hold=auto", // the default: spans refuse any other
 	}}
 	tr := startTiers(t, s, tm)
 	ts := tr.tailSampling
