@@ -15,6 +15,7 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/ptracetest"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/consumer"
@@ -60,6 +61,7 @@ func (c *fakeClock) Set(t time.Time) {
 type step struct {
 	at    time.Duration
 	input ptrace.Traces
+	crash bool // the processor crashes and starts again on its storage
 }
 
 // scenario is one user story: a folder under testdata/ holding config.yaml
@@ -72,10 +74,12 @@ type scenario struct {
 }
 
 // stepFile matches a step's file name: input-N-at-D.yaml feeds its traces
-// at start+D, tick-N-at-D.yaml (which holds {}) only moves the clock there.
+// at start+D, tick-N-at-D.yaml (which holds {}) only moves the clock there,
+// crash-N-at-D.yaml (which holds {}) also ends the processor as a SIGKILL
+// would and starts another on the same backlinks.storage.
 // N numbers the steps from 1 in the order they run; D is written as Go
 // prints a time.Duration (0s, 20s, 5m40s).
-var stepFile = regexp.MustCompile(`^(input|tick)-([1-9][0-9]*)-at-([0-9hms.]+)\.yaml$`)
+var stepFile = regexp.MustCompile(`^(input|tick|crash)-([1-9][0-9]*)-at-([0-9hms.]+)\.yaml$`)
 
 // loadScenarios reads every folder of testdata/ that holds a config.yaml,
 // in the order of their names.
@@ -114,12 +118,12 @@ func scenarioNamed(t testing.TB, name string) scenario {
 		require.NotContains(t, byN, n, "%s: two files for step %d", dir, n)
 		input, err := golden.ReadTraces(filepath.Join(dir, e.Name()))
 		require.NoError(t, err, e.Name())
-		if m[1] == "tick" {
-			require.Zero(t, input.ResourceSpans().Len(), "%s: a tick feeds nothing", e.Name())
-		} else {
+		if m[1] == "input" {
 			require.NotZero(t, input.ResourceSpans().Len(), "%s: an input with nothing in it is a tick", e.Name())
+		} else {
+			require.Zero(t, input.ResourceSpans().Len(), "%s: a %s feeds nothing", e.Name(), m[1])
 		}
-		byN[n] = step{at: at, input: input}
+		byN[n] = step{at: at, input: input, crash: m[1] == "crash"}
 	}
 	require.NotEmpty(t, byN, "scenario %q has no steps", name)
 	steps := make([]step, len(byN))
@@ -150,15 +154,34 @@ func (sc scenario) run(t *testing.T, cfg *Config) ptrace.Traces {
 	return sc.runWith(t, processortest.NewNopSettings(typeStr), cfg)
 }
 
-// runWith is run with the given settings.
+// runWith is run with the given settings. With backlinks.storage set, the
+// processor stores on a file_storage of its own, which a crash step leaves
+// as a SIGKILL would for the next processor.
 func (sc scenario) runWith(t *testing.T, set processor.Settings, cfg *Config) ptrace.Traces {
 	sink := new(consumertest.TracesSink)
 	clock := &fakeClock{t: start}
-	p := newTestProcessorWith(t, set, cfg, sink, clock)
 	ctx := context.Background()
-	require.NoError(t, p.Start(ctx, nil))
+	dir := t.TempDir()
+	var p *spanLinksProcessor
+	stop := func() {}
+	begin := func() {
+		p = newTestProcessorWith(t, set, cfg, sink, clock)
+		var host component.Host
+		if cfg.Backlinks.Storage != "" {
+			host, stop = startFileStorage(t, dir)
+		}
+		require.NoError(t, p.Start(ctx, host))
+	}
+	begin()
 	for _, s := range sc.steps {
 		clock.Set(start.Add(s.at))
+		if s.crash {
+			require.NotNil(t, p.store, "%s: a crash step needs backlinks.storage", sc.name)
+			require.NoError(t, p.store.Close(ctx)) // nothing released or deleted
+			require.NoError(t, p.index.Close())
+			stop()
+			begin()
+		}
 		if p.index != nil {
 			p.releaseDue(nil)
 		}

@@ -166,6 +166,8 @@ func TestMetricsByReason(t *testing.T) {
 		{"hold-auto-never-linked", metricReleasedSpans, "", 0},
 		{"hold-auto-start-up", metricMissedBacklinks, "", 0},
 		{"hold-auto-start-up", metricReleasedSpans, hold.ReasonWindow, 6},
+		{"hold-auto-stored-classes", metricMissedBacklinks, "", 0},
+		{"hold-auto-stored-classes", metricReplayedSpans, "", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario+"/"+tt.metric+"/"+tt.reason, func(t *testing.T) {
