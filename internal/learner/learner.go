@@ -300,6 +300,9 @@ func (l *Learner) Expire(now time.Time) {
 	if !l.auto {
 		return
 	}
+	if l.held.len() == 0 && l.held.ring != nil && !l.Warming(now) {
+		l.held = newUnheldSpans(l.held.limit) // the warm-up is over: its memory goes
+	}
 	cutoff := now.Add(-forgetWindows * l.window)
 	for i := range l.classes.slots {
 		if c := &l.classes.slots[i]; c.held && !c.linked.After(cutoff) {

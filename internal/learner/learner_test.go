@@ -223,6 +223,9 @@ func TestLearnerWarmup(t *testing.T) {
 	assert.Zero(t, l.Links(linksTo(1), start.Add(time.Second)), "a link to a held span is not missed")
 	assert.Equal(t, []Class{{Service: "order-api", Name: "receive-order", Kind: ptrace.SpanKindServer}}, l.HeldClasses())
 
+	l.Expire(start.Add(31 * time.Second))
+	assert.Nil(t, l.held.ring, "a window after the warm-up its spans are forgotten, and their memory")
+
 	late := New(o)
 	require.True(t, late.Start(start))
 	late.Held(orders(1, 2), start, nil)
