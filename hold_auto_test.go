@@ -55,6 +55,8 @@ func refunds(first, last int) func(td ptrace.Traces) {
 // from its misses, as before.
 func TestHoldAutoAcceptance(t *testing.T) {
 	set, tel := telemetrySettings(t)
+	core, logs := observer.New(zap.InfoLevel)
+	set.Logger = zap.New(core)
 	cfg := createDefaultConfig().(*Config)
 	cfg.Backlinks.Window = 3 * time.Second
 	require.Equal(t, HoldAuto, cfg.Backlinks.Hold.Mode, "auto is the default")
@@ -92,6 +94,10 @@ func TestHoldAutoAcceptance(t *testing.T) {
 	n, took := consume(4*sec, both(orders(11, 20), orderAPIHealth(6, 10)))
 	assert.Equal(t, 5, n, "batch 2's health checks leave in the call")
 	assert.Equal(t, 16+5, sink.SpanCount(), "batch 1's 16 spans were released before")
+	over := logs.FilterMessageSnippet("hold: auto's first window is over").All()
+	require.Len(t, over, 1)
+	assert.Equal(t, int64(1), over[0].ContextMap()["classes"])
+	assert.Equal(t, []any{"order-api receive-order Server"}, over[0].ContextMap()["first"])
 	t.Logf("4s: batch 2's 5 health checks left in the call, which took %s (clock not moved: 0s delay); %d orders held", took, p.hold.Len())
 	assert.Equal(t, 10, p.hold.Len())
 

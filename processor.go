@@ -267,8 +267,12 @@ func (p *spanLinksProcessor) releaseDue(stop <-chan struct{}) {
 	if p.warming && !p.learn.Warming(now) {
 		p.warming = false
 		classes, _ := p.learn.Learnt()
+		var names []string // the first 10, as service, name and kind
+		for _, c := range classes[:min(len(classes), 10)] {
+			names = append(names, c.Service+" "+c.Name+" "+c.Kind.String())
+		}
 		p.logger.Info("hold: auto's first window is over: only the classes learnt are held now",
-			zap.Int("classes", len(classes)))
+			zap.Int("classes", len(classes)), zap.Strings("first", names))
 	}
 	p.storeClasses(now, false)
 	if p.hold == nil {
