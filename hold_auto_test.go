@@ -266,8 +266,8 @@ func TestExampleConfigs(t *testing.T) {
 }
 
 // TestHoldAutoConcurrent: senders calling ConsumeTraces at once, while the
-// release loop runs, learn and hold classes without a race (go test -race)
-// and every span leaves exactly once.
+// release loop runs, in the first window and after it, learn and hold
+// classes without a race (go test -race) and every span leaves exactly once.
 func TestHoldAutoConcurrent(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Backlinks.Window = 3 * time.Second
@@ -276,6 +276,7 @@ func TestHoldAutoConcurrent(t *testing.T) {
 	clock := &fakeClock{t: start}
 	p := newTestProcessor(t, cfg, sink, clock)
 	ctx := context.Background()
+	require.NoError(t, p.Start(ctx, nil)) // the first 3.3s of the clock are the first window: all held
 	const senders, rounds = 4, 50
 	done := make(chan struct{})
 	go func() { // the release loop, as Start would run it, on the fake clock
