@@ -37,8 +37,7 @@ const ownedPrefix = "spanlinks."
 // before it writes any: a sender cannot forge or inflate a count, and what
 // the processor writes never merges with a sender's values. A span without
 // such attributes costs a scan of its keys (BenchmarkStripOwned). It runs
-// on every span, so it loops itself rather than through eachSpan's call
-// per span.
+// on every span, so it loops itself, with no call per span.
 func stripOwned(td ptrace.Traces) {
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {

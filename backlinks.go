@@ -16,7 +16,8 @@ import (
 // backlink writes on every span of td the backlinks whose index entries
 // were added after since (step 5), and returns how many spans got their
 // first backlinks. The spans are looked up together, then written in
-// order.
+// order; a resource's partition is found once, and a span without
+// backlinks is not written.
 func (p *spanLinksProcessor) backlink(ctx context.Context, td ptrace.Traces, since time.Time) int {
 	if p.index.Empty() || td.ResourceSpans().Len() == 0 {
 		return 0 // nothing links anywhere, or nothing to look up
@@ -27,20 +28,36 @@ func (p *spanLinksProcessor) backlink(ctx context.Context, td ptrace.Traces, sin
 	q := &sc.lookups
 	defer q.Reset()
 	parts := newPartitions(b.Partition)
-	eachSpan(td, func(rs ptrace.ResourceSpans, span ptrace.Span) {
-		q.Add(linkindex.KeyOf(span.TraceID(), span.SpanID()).In(parts.of(ctx, rs)))
-	})
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		part := parts.of(ctx, rs)
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				span := spans.At(k)
+				q.Add(linkindex.KeyOf(span.TraceID(), span.SpanID()).In(part))
+			}
+		}
+	}
 	if err := p.index.Lookup(ctx, q, since, b.MaxBacklinksPerSpan); err != nil {
 		p.indexFailed(opLookup, err)
 		return 0
 	}
-	n, i := 0, 0
-	eachSpan(td, func(_ ptrace.ResourceSpans, span ptrace.Span) {
-		if writeBacklinks(span, q.Result(i), b.MaxBacklinksPerSpan, b.EmitLinks) {
-			n++
+	n, at := 0, 0
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				if r := q.Result(at); r.Count > 0 && writeBacklinks(spans.At(k), r, b.MaxBacklinksPerSpan, b.EmitLinks) {
+					n++
+				}
+				at++
+			}
 		}
-		i++
-	})
+	}
 	return n
 }
 
@@ -154,22 +171,6 @@ func stringSlice(attrs pcommon.Map, key string) pcommon.Slice {
 		return v.Slice()
 	}
 	return attrs.PutEmptySlice(key)
-}
-
-// eachSpan calls f on every span of td, in order, with the resource it is
-// under.
-func eachSpan(td ptrace.Traces, f func(rs ptrace.ResourceSpans, s ptrace.Span)) {
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		rs := rss.At(i)
-		sss := rs.ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				f(rs, spans.At(k))
-			}
-		}
-	}
 }
 
 // With backlinks.deliver: spans, each kept valid link of a span (after
@@ -318,7 +319,10 @@ type linkerOf struct {
 func newLinkerOf(span ptrace.Span) linkerOf {
 	name := linkindex.CutName(span.Name())
 	tid, sid := span.TraceID(), span.SpanID()
-	ids := hex.EncodeToString(append(tid[:], sid[:]...))
+	var buf [hexRefLen]byte // the IDs in hex, one string: one allocation
+	hex.Encode(buf[:32], tid[:])
+	hex.Encode(buf[32:], sid[:])
+	ids := string(buf[:])
 	return linkerOf{
 		span:     span,
 		name:     name,

@@ -463,3 +463,19 @@ func telemetrySettings(t *testing.T) (processor.Settings, *componenttest.Telemet
 	set.TelemetrySettings = tel.NewTelemetrySettings()
 	return set, tel
 }
+
+// eachSpan calls f on every span of td, in order, with the resource it is
+// under.
+func eachSpan(td ptrace.Traces, f func(rs ptrace.ResourceSpans, s ptrace.Span)) {
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				f(rs, spans.At(k))
+			}
+		}
+	}
+}

@@ -57,11 +57,12 @@ const (
 
 // mixGen builds the input batches of one mix, deterministically.
 type mixGen struct {
-	r      *rand.Rand
-	prev   []linkindex.Ref // the spans of the previous batch: link targets
-	cur    []linkindex.Ref
-	recent []linkindex.Ref // the last telemetrygenContexts spans, for fillTelemetrygen
-	fill   func(g *mixGen, td ptrace.Traces)
+	r       *rand.Rand
+	prev    []linkindex.Ref // the spans of the previous batch: link targets
+	cur     []linkindex.Ref
+	recent  []linkindex.Ref // the last telemetrygenContexts spans, for fillTelemetrygen
+	batches int             // batches made, for fillMixed
+	fill    func(g *mixGen, td ptrace.Traces)
 }
 
 func newMixGen(fill func(g *mixGen, td ptrace.Traces)) *mixGen {
@@ -196,7 +197,32 @@ const telemetrygenContexts = 1000
 // --span-links 5: traces of a client span and a server span, each with 5
 // links, with two attributes each, to spans picked at random among the
 // last 1000.
-func fillTelemetrygen(g *mixGen, td ptrace.Traces) {
+func fillTelemetrygen(g *mixGen, td ptrace.Traces) { g.telemetrygen(td, 5) }
+
+// mixedLinkedEvery: in mix (g), one batch in this many is of the linked
+// service.
+const mixedLinkedEvery = 10
+
+// fillMixed is mix (g), with hold: auto: the mixed load of make bench-e2e
+// (issue 23), as two telemetrygen processes make it: 9 batches in 10 of
+// service mixed-plain, without links, never linked to; the tenth of
+// service mixed-linked, with 3 links a span to its own recent spans.
+func fillMixed(g *mixGen, td ptrace.Traces) {
+	g.batches++
+	ra := td.ResourceSpans().At(0).Resource().Attributes()
+	if g.batches%mixedLinkedEvery != 0 {
+		ra.PutStr("service.name", "mixed-plain")
+		g.telemetrygen(td, 0)
+		return
+	}
+	ra.PutStr("service.name", "mixed-linked")
+	g.telemetrygen(td, 3)
+}
+
+// telemetrygen fills td with the spans telemetrygen makes with
+// --child-spans 1 --span-links links; with links, later spans may link to
+// them, without, none does.
+func (g *mixGen) telemetrygen(td ptrace.Traces, links int) {
 	for i := range benchBatchSpans {
 		id := g.ref()
 		name, peer := "lets-go", "telemetrygen-server"
@@ -211,7 +237,7 @@ func fillTelemetrygen(g *mixGen, td ptrace.Traces) {
 		s.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(123 * time.Microsecond)))
 		s.Attributes().PutStr("network.peer.address", "1.2.3.4")
 		s.Attributes().PutStr("peer.service", peer)
-		for j := range 5 {
+		for j := range links {
 			if len(g.recent) == 0 {
 				break
 			}
@@ -222,6 +248,9 @@ func fillTelemetrygen(g *mixGen, td ptrace.Traces) {
 			l.SetFlags(flagsSampled)
 			l.Attributes().PutStr("link.type", "random")
 			l.Attributes().PutInt("link.index", int64(j))
+		}
+		if links == 0 {
+			continue
 		}
 		if g.recent = append(g.recent, id); len(g.recent) > telemetrygenContexts {
 			g.recent = g.recent[1:]
@@ -238,6 +267,7 @@ type benchMix struct {
 
 func holdNone(c *Config) { c.Backlinks.Hold = Hold{Mode: HoldNone} }
 func holdAll(c *Config)  { c.Backlinks.Hold = Hold{Mode: HoldAll} }
+func holdAuto(c *Config) { c.Backlinks.Hold = Hold{Mode: HoldAuto} }
 
 func backlinksOff(c *Config) { c.Backlinks.Enabled = false }
 
@@ -248,6 +278,7 @@ var benchMixes = []benchMix{
 	{name: "d-held", fill: fillBatch, cfg: holdAll},
 	{name: "e-telemetrygen", fill: fillTelemetrygen, cfg: holdNone},
 	{name: "f-telemetrygen-held", fill: fillTelemetrygen, cfg: holdAll},
+	{name: "g-mixed", fill: fillMixed, cfg: holdAuto},
 }
 
 // floorRun is the floor: the least work any link processor must do.

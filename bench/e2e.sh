@@ -9,14 +9,33 @@
 # RATE (spans per second per worker, default 20000; telemetrygen reaches
 # about 4000; 0: unthrottled, but then the telemetrygen SDK drops spans),
 # LINKS (span links per span, 5), REPEAT (rounds, 3), PIPELINES (default
-# "none hold-none hold-all"). Each round runs the pipelines in turn:
+# "none hold-none hold-all"), MIX_RATE and MIX_LINKS (the mixed load, below).
+# Each round runs the pipelines in turn:
 #
 #   none       otlp -> debug
 #   hold-none  otlp -> spanlinks (hold: none) -> debug
-#   hold-all   otlp -> spanlinks (hold: all, the default) -> debug
+#   hold-all   otlp -> spanlinks (hold: all) -> debug
 #   redis-hold-none  otlp -> spanlinks (hold: none, index on Redis) -> debug
 #   redis-hold-all   otlp -> spanlinks (hold: all, index on Redis) -> debug
 #   spans      otlp -> spanlinks (deliver: spans: a backlink span per kept link) -> debug
+#   mixed-none otlp -> debug, under the mixed load
+#   mixed-auto otlp -> spanlinks (hold: auto) -> debug, under the mixed load
+#   mixed-all  otlp -> spanlinks (hold: all) -> debug, under the mixed load
+#
+# Every pipeline with spanlinks sets hold: explicitly, so that a change of
+# its default changes no pipeline; but spans, where hold means nothing (and
+# a value other than the default is refused).
+#
+# The mixed load (issue 23, part 3): a tenth of the spans are link targets,
+# the rest never linked. Two telemetrygen processes at once, each with
+# WORKERS workers and 2 spans a trace: service "mixed-plain" sends 9/10 of
+# the TRACES, no links, at 9/10 of MIX_RATE (spans per second per worker,
+# default 3000, under what telemetrygen reaches, so that both keep their
+# share the whole phase); service "mixed-linked" sends the other tenth, at
+# a tenth of MIX_RATE, with MIX_LINKS links a span (default 3), each to one
+# of the 1000 spans of its own worker before it. hold: auto thus learns
+# mixed-linked's classes and lets mixed-plain's spans pass at once. The
+# ratios of the mixed pipelines are to mixed-none.
 #
 # The redis pipelines start a redis-server on a free loopback port (emptied
 # before each run) and also print the server's CPU per 100k spans, per span
@@ -45,6 +64,8 @@ rate=${RATE:-20000}
 links=${LINKS:-5}
 repeat=${REPEAT:-3}
 pipelines=${PIPELINES:-none hold-none hold-all}
+mix_rate=${MIX_RATE:-3000}
+mix_links=${MIX_LINKS:-3}
 
 work=$(mktemp -d)
 collector_pid=
@@ -84,6 +105,11 @@ config() {
 	spans) # deliver: spans: a backlink span per kept link, exported too; per span received
 		processors="[spanlinks]"
 		spanlinks=$'  spanlinks:\n    backlinks:\n      deliver: spans'
+		;;
+	mixed-none) processors="[]" ;;
+	mixed-auto | mixed-all)
+		processors="[spanlinks]"
+		spanlinks=$'  spanlinks:\n    backlinks:\n      hold: '"${1#mixed-}"
 		;;
 	redis-hold-none | redis-hold-all)
 		processors="[spanlinks]"
@@ -161,15 +187,30 @@ settled() {
 	(($(metric "$1" otelcol_exporter_sent_spans) + $(metric "$1" otelcol_processor_spanlinks_held_spans) >= a))
 }
 
-# load PORT: one phase of telemetrygen load, in the background so that the
-# EXIT trap can stop it.
+# load PORT NAME: one phase of telemetrygen load for pipeline NAME, in the
+# background so that the EXIT trap can stop it: the mixed load (two
+# processes) for a mixed-* pipeline.
 load() {
-	timeout 300 "$telemetrygen" traces --otlp-endpoint "127.0.0.1:$1" --otlp-insecure \
-		--traces "$traces" --workers "$workers" --rate "$rate" --child-spans 1 \
-		--span-links "$links" >>"$work/telemetrygen.log" 2>&1 &
-	load_pid=$!
-	wait "$load_pid"
+	if [[ $2 == mixed-* ]]; then
+		telemetrygen_run "$1" $((traces * 9 / 10)) "$(awk -v r="$mix_rate" 'BEGIN {print r * 0.9}')" 0 mixed-plain
+		telemetrygen_run "$1" $((traces / 10)) "$(awk -v r="$mix_rate" 'BEGIN {print r * 0.1}')" "$mix_links" mixed-linked
+	else
+		telemetrygen_run "$1" "$traces" "$rate" "$links" telemetrygen
+	fi
+	local lp
+	for lp in $load_pid; do
+		wait "$lp"
+	done
 	load_pid=
+}
+
+# telemetrygen_run PORT TRACES RATE LINKS SERVICE: starts one telemetrygen
+# process in the background, its pid added to load_pid.
+telemetrygen_run() {
+	timeout 300 "$telemetrygen" traces --otlp-endpoint "127.0.0.1:$1" --otlp-insecure \
+		--traces "$2" --workers "$workers" --rate "$3" --child-spans 1 \
+		--span-links "$4" --service "$5" >>"$work/telemetrygen.log" 2>&1 &
+	load_pid+=" $!"
 }
 
 # run NAME: one run of pipeline NAME; prints the CPU seconds, the wall
@@ -188,7 +229,7 @@ run() {
 	fi
 	pid=$(pgrep -P "$collector_pid") # the collector, under timeout
 	accepted=0
-	load "$otlp"
+	load "$otlp" "$1"
 	if ! wait_for 120 settled "$metrics"; then
 		echo "collector ($1) did not settle after the warm-up" >&2
 		return 1
@@ -198,7 +239,7 @@ run() {
 	[ -z "$redis_port" ] || r0=$(redis_cpu)
 	c0=$(cpu_ticks "$pid")
 	t0=$EPOCHREALTIME
-	load "$otlp"
+	load "$otlp" "$1"
 	if ! wait_for 120 settled "$metrics"; then
 		echo "collector ($1) did not settle: $accepted spans accepted, $(metric "$metrics" otelcol_exporter_sent_spans) sent" >&2
 		return 1
@@ -229,9 +270,13 @@ if [[ " $pipelines " == *" redis-"* ]]; then
 	wait_for 10 redis-cli -p "$redis_port" ping >/dev/null 2>&1
 fi
 
+# base NAME: the pipeline without spanlinks that NAME's ratios are to.
+base() { if [[ $1 == mixed-* ]]; then echo mixed-none; else echo none; fi; }
+
 median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 echo "bench-e2e: per run, a warm-up then a measured phase, each of $workers telemetrygen workers x $traces traces of 2 spans with $links links each, at most $rate spans/s per worker (0: unthrottled); $repeat rounds"
+[[ " $pipelines " != *" mixed-"* ]] || echo "mixed load: the same phases, $((traces * 9 / 10)) traces a worker of mixed-plain (no links) and $((traces / 10)) of mixed-linked ($mix_links links a span) at once, at most $mix_rate spans/s per worker in all"
 echo "collector: $otelcol; machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 declare -A per this paired rper
 for round in $(seq "$repeat"); do
@@ -253,11 +298,11 @@ for round in $(seq "$repeat"); do
 	done
 	# This round's ratios: its pipelines ran one after the other, so a
 	# slow spell of the machine that spans the round weighs on both sides.
-	if [[ -n ${this[none]:-} ]]; then
-		for name in $pipelines; do
-			paired[$name]+="$(awk -v a="${this[$name]}" -v b="${this[none]}" 'BEGIN {printf "%.3f", a / b}') "
-		done
-	fi
+	for name in $pipelines; do
+		b=$(base "$name")
+		[[ -n ${this[$b]:-} ]] || continue
+		paired[$name]+="$(awk -v a="${this[$name]}" -v b="${this[$b]}" 'BEGIN {printf "%.3f", a / b}') "
+	done
 done
 
 # label NAME: the pipeline NAME as the tables show it.
@@ -269,19 +314,22 @@ label() {
 	redis-hold-none) echo "otlp -> spanlinks (hold: none, Redis) -> debug" ;;
 	redis-hold-all) echo "otlp -> spanlinks (hold: all, Redis) -> debug" ;;
 	spans) echo "otlp -> spanlinks (deliver: spans) -> debug" ;;
+	mixed-none) echo "mixed: otlp -> debug" ;;
+	mixed-auto) echo "mixed: otlp -> spanlinks (hold: auto) -> debug" ;;
+	mixed-all) echo "mixed: otlp -> spanlinks (hold: all) -> debug" ;;
 	esac
 }
-per100k() { tr ' ' '\n' <<<"${per[$1]:-}" | grep . | median; }
+per100k() { tr ' ' '\n' <<<"${per[$1]:-}" | { grep . || true; } | median; }
 pairedRatio() { tr ' ' '\n' <<<"${paired[$1]:-}" | grep . | median; }
 # redisPer100k NAME: the median of NAME's redis-server CPU per 100k spans,
 # empty for a pipeline without Redis (grep's no match is no failure here).
 redisPer100k() { tr ' ' '\n' <<<"${rper[$1]:-}" | { grep . || true; } | median; }
-none=$(per100k none)
 echo
 echo "pipeline                                         CPU s per 100k spans (median)  ratio to no spanlinks  median of the rounds' ratios (rounds)"
 for name in $pipelines; do
 	v=$(per100k "$name")
 	r=$(pairedRatio "$name")
+	none=$(per100k "$(base "$name")")
 	printf '%-48s %-30s %-22s %s\n' "$(label "$name")" "$v" "$(awk -v a="$v" -v b="${none:-0}" 'BEGIN {if (b > 0) printf "%.2fx", a / b; else print "-"}')" \
 		"${r:+$(awk -v r="$r" 'BEGIN {printf "%.2fx", r}') (${paired[$name]% })}"
 done

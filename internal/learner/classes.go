@@ -113,3 +113,32 @@ func (t *classTable) get(r classRef) *classSlot {
 	}
 	return &t.slots[r.slot]
 }
+
+// recentClasses remembers the last few classes of one resource's spans and
+// their refs, so that spans of a class seen just before are not interned
+// (hashed and looked up) again.
+type recentClasses struct {
+	service string
+	n, next int
+	names   [4]string
+	kinds   [4]ptrace.SpanKind
+	refs    [4]classRef
+}
+
+// ref returns the ref of span's class, span being under the resource
+// whose service.name is r.service, interning it if it is not one of the
+// last few; a ref whose slot took another class since is interned anew.
+func (r *recentClasses) ref(t *classTable, span ptrace.Span) classRef {
+	name, kind := linkindex.CutName(span.Name()), span.Kind()
+	for i := range r.n {
+		if r.kinds[i] == kind && r.names[i] == name && t.get(r.refs[i]) != nil {
+			return r.refs[i]
+		}
+	}
+	ref := t.intern(Class{Service: r.service, Name: name, Kind: kind})
+	i := r.next
+	r.names[i], r.kinds[i], r.refs[i] = name, kind, ref
+	r.next = (i + 1) % len(r.names)
+	r.n = min(r.n+1, len(r.names))
+	return ref
+}

@@ -235,26 +235,22 @@ func (l *Learner) Held(td ptrace.Traces, now time.Time, partOf func(ptrace.Resou
 func (l *Learner) remember(s *unheldSpans, td ptrace.Traces, now time.Time, partOf func(ptrace.ResourceSpans) linkindex.Partition, backlinked bool) {
 	at := now.UnixNano()
 	l.keys, l.refs = l.keys[:0], l.refs[:0]
-	var last Class   // spans of a batch come in runs of one class:
-	var ref classRef // the class of the last span, interned once
-	has := false
 	rss := td.ResourceSpans()
 	for i := range rss.Len() {
 		rs := rss.At(i)
-		service := serviceName(rs)
 		var part linkindex.Partition
 		if partOf != nil {
 			part = partOf(rs)
 		}
+		// A resource's spans come in a few classes (telemetrygen's
+		// alternate two names): each is interned once per resource.
+		recent := recentClasses{service: serviceName(rs)}
 		sss := rs.ScopeSpans()
 		for j := range sss.Len() {
 			spans := sss.At(j).Spans()
 			for k := range spans.Len() {
 				span := spans.At(k)
-				c := Class{Service: service, Name: linkindex.CutName(span.Name()), Kind: span.Kind()}
-				if !has || c != last || l.classes.get(ref) == nil {
-					last, ref, has = c, l.classes.intern(c), true
-				}
+				ref := recent.ref(&l.classes, span)
 				if backlinked && l.hasBacklinks(span) {
 					l.linked(&l.classes.slots[ref.slot], now)
 				}

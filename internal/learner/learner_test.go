@@ -240,3 +240,31 @@ func TestLearnerWarmup(t *testing.T) {
 	o.Auto = false
 	assert.False(t, New(o).Start(start), "only hold: auto warms up")
 }
+
+// BenchmarkLearnerPassedTelemetrygen measures remembering batches of 500
+// spans as telemetrygen sends them, a client and a server span name in
+// turn, at the default bound of a million spans, in the steady state
+// ("ns/span").
+func BenchmarkLearnerPassedTelemetrygen(b *testing.B) {
+	const batch, limit = 500, 1000000
+	l := New(Options{Auto: true, Window: 30 * time.Second, Limit: limit})
+	in := make([]ptrace.Traces, 2*limit/batch) // twice the limit
+	for i := range in {
+		in[i] = orders(i*batch+1, i*batch+batch)
+		spans := in[i].ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+		for k := 1; k < spans.Len(); k += 2 {
+			spans.At(k).SetName("okey-dokey-0")
+			spans.At(k).SetKind(ptrace.SpanKindClient)
+		}
+	}
+	for _, td := range in[:len(in)/2] {
+		l.Passed(td, start, nil)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		l.Passed(in[i%len(in)], start, nil)
+		i++
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(i*batch), "ns/span")
+}
