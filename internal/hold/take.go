@@ -14,6 +14,15 @@ type Chooser interface {
 	Match(ctx context.Context, rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, span ptrace.Span) bool
 }
 
+// ResourceChooser is a Chooser that decides per resource first: hold:
+// auto's learner, which skips a resource none of whose spans it holds.
+type ResourceChooser interface {
+	Chooser
+	// ForResource returns the test of the spans under rs, or nil when
+	// none of them is held.
+	ForResource(ctx context.Context, rs ptrace.ResourceSpans) func(ptrace.Span) bool
+}
+
 // Take moves out of td the spans to hold and returns them with their
 // count. With a nil chooser (hold: all) that is td itself, moved whole,
 // nothing copied. Otherwise the spans ch matches move to a new Traces
@@ -25,15 +34,28 @@ func Take(ctx context.Context, td ptrace.Traces, ch Chooser) (ptrace.Traces, int
 		td.ResourceSpans().MoveAndAppendTo(held.ResourceSpans())
 		return held, held.SpanCount()
 	}
+	rc, _ := ch.(ResourceChooser)
 	n := 0
 	td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool {
+		var match func(ptrace.Span) bool
+		if rc != nil {
+			if match = rc.ForResource(ctx, rs); match == nil {
+				return false // none of its spans is held
+			}
+		}
 		var hrs ptrace.ResourceSpans
 		took := false
 		rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
 			var hss ptrace.ScopeSpans
 			tookScope := false
 			ss.Spans().RemoveIf(func(s ptrace.Span) bool {
-				if !ch.Match(ctx, rs, ss, s) {
+				var take bool
+				if match != nil {
+					take = match(s)
+				} else {
+					take = ch.Match(ctx, rs, ss, s)
+				}
+				if !take {
 					return false
 				}
 				if !took {

@@ -39,6 +39,12 @@ type Learner struct {
 	warmEnd atomic.Int64
 	warmup  time.Duration
 
+	// holding is the snapshot of the held classes that Match and
+	// ForResource read without mu; published is the classes' version it
+	// was made at.
+	holding   atomic.Pointer[holding]
+	published uint64
+
 	mu      sync.Mutex
 	classes classTable
 	spans   *unheldSpans
@@ -115,13 +121,11 @@ func (l *Learner) Warming(now time.Time) bool {
 }
 
 // Match reports whether hold: auto holds span, in its resource: whether
-// its class is held. It is the hold's Chooser under hold: auto.
-func (l *Learner) Match(_ context.Context, rs ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) bool {
-	k := classOf(rs, span)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	i, ok := l.classes.ids[k]
-	return ok && l.classes.slots[i].held
+// its class is held. It is the hold's Chooser under hold: auto; the hold
+// calls ForResource instead, once per resource.
+func (l *Learner) Match(ctx context.Context, rs ptrace.ResourceSpans, _ ptrace.ScopeSpans, span ptrace.Span) bool {
+	m := l.ForResource(ctx, rs)
+	return m != nil && m(span)
 }
 
 // Links counts the links gathered in b whose target passed unheld within
@@ -131,6 +135,7 @@ func (l *Learner) Match(_ context.Context, rs ptrace.ResourceSpans, _ ptrace.Sco
 func (l *Learner) Links(b *linkindex.Links, now time.Time) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	defer l.publish() // before the unlock
 	if l.held.len() > 0 {
 		l.linksToHeld(b, now)
 	}
@@ -216,6 +221,7 @@ func (l *Learner) linked(c *classSlot, now time.Time) {
 func (l *Learner) Passed(td ptrace.Traces, now time.Time, partOf func(ptrace.ResourceSpans) linkindex.Partition) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	defer l.publish() // before the unlock
 	l.expireSpans(now.UnixNano())
 	l.remember(l.spans, td, now, partOf, l.auto)
 }
@@ -226,6 +232,7 @@ func (l *Learner) Passed(td ptrace.Traces, now time.Time, partOf func(ptrace.Res
 func (l *Learner) Held(td ptrace.Traces, now time.Time, partOf func(ptrace.ResourceSpans) linkindex.Partition) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	defer l.publish() // before the unlock
 	l.expireSpans(now.UnixNano())
 	l.remember(l.held, td, now, partOf, false)
 }
@@ -270,6 +277,7 @@ func (l *Learner) Released(td ptrace.Traces, now time.Time) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	defer l.publish() // before the unlock
 	rss := td.ResourceSpans()
 	for i := range rss.Len() {
 		rs := rss.At(i)
@@ -292,6 +300,7 @@ func (l *Learner) Released(td ptrace.Traces, now time.Time) {
 func (l *Learner) Expire(now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	defer l.publish() // before the unlock
 	l.expireSpans(now.UnixNano())
 	if !l.auto {
 		return
@@ -385,6 +394,7 @@ func (l *Learner) Restore(cs []Learnt, now time.Time) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	defer l.publish() // before the unlock
 	cutoff := now.Add(-forgetWindows * l.window)
 	for _, c := range cs {
 		if !c.Linked.After(cutoff) {

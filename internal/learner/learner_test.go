@@ -1,6 +1,7 @@
 package learner
 
 import (
+	"context"
 	"encoding/binary"
 	"runtime"
 	"testing"
@@ -267,4 +268,33 @@ func BenchmarkLearnerPassedTelemetrygen(b *testing.B) {
 		i++
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(i*batch), "ns/span")
+}
+
+// TestForResource: hold: auto decides once per resource whose service has
+// no held class (nil: skip it), and otherwise per span, from the classes
+// held when it is asked; Match agrees.
+func TestForResource(t *testing.T) {
+	ctx := context.Background()
+	l := New(Options{Auto: true, Window: 30 * time.Second, Limit: 100})
+	td := orders(1, 1)
+	rs := td.ResourceSpans().At(0)
+	span := rs.ScopeSpans().At(0).Spans().At(0)
+	assert.Nil(t, l.ForResource(ctx, rs), "nothing held")
+
+	l.Passed(orders(2, 2), start, nil)
+	l.Links(linksTo(2), start.Add(time.Second)) // a miss: receive-order is held
+	m := l.ForResource(ctx, rs)
+	require.NotNil(t, m)
+	assert.True(t, m(span))
+	assert.True(t, l.Match(ctx, rs, rs.ScopeSpans().At(0), span))
+	span.SetName("GET /health")
+	assert.False(t, m(span), "another class of the same service")
+	assert.False(t, l.Match(ctx, rs, rs.ScopeSpans().At(0), span))
+
+	rs.Resource().Attributes().PutStr("service.name", "refund-api")
+	assert.Nil(t, l.ForResource(ctx, rs), "a service with no held class is skipped")
+
+	l.Expire(start.Add(forgetWindows*30*time.Second + 2*time.Second))
+	rs.Resource().Attributes().PutStr("service.name", "order-api")
+	assert.Nil(t, l.ForResource(ctx, rs), "forgotten: the snapshot follows")
 }
