@@ -271,7 +271,7 @@ func requireSameTraces(t *testing.T, want, got ptrace.Traces, what string) {
 
 // forEachSpan calls f on every span of td, in order.
 func forEachSpan(td ptrace.Traces, f func(ptrace.Span)) {
-	eachSpan(td, func(_ ptrace.ResourceSpans, s ptrace.Span) { f(s) })
+	forEachSpanIn(td, func(_ ptrace.ResourceSpans, _ ptrace.ScopeSpans, s ptrace.Span) { f(s) })
 }
 
 // forEachSpanIn calls f on every span of td, in order, with the resource
@@ -462,20 +462,4 @@ func telemetrySettings(t *testing.T) (processor.Settings, *componenttest.Telemet
 	set := processortest.NewNopSettings(typeStr)
 	set.TelemetrySettings = tel.NewTelemetrySettings()
 	return set, tel
-}
-
-// eachSpan calls f on every span of td, in order, with the resource it is
-// under.
-func eachSpan(td ptrace.Traces, f func(rs ptrace.ResourceSpans, s ptrace.Span)) {
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		rs := rss.At(i)
-		sss := rs.ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				f(rs, spans.At(k))
-			}
-		}
-	}
 }

@@ -136,27 +136,27 @@ func (l *Learner) Links(b *linkindex.Links, now time.Time) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	defer l.publish() // before the unlock
-	if l.held.len() > 0 {
-		l.linksToHeld(b, now)
-	}
-	if l.spans.len() == 0 {
+	if l.spans.len() == 0 && l.held.len() == 0 {
 		return 0
 	}
-	missed := 0
 	cutoff := now.UnixNano() - int64(l.window) // passed before: forgotten, though not yet expired
 	l.keys = l.keys[:0]
 	for i := range b.Len() {
 		l.keys = append(l.keys, b.TargetAt(i))
 	}
-	l.at = l.spans.findAll(l.keys, l.at)
-	for i, p := range l.at {
+	for _, p := range l.live(l.held, cutoff) { // held in the warm-up: learnt, not missed
+		if p >= 0 {
+			if c := l.classes.get(l.held.entry(p).class); c != nil {
+				l.linked(c, now)
+			}
+		}
+	}
+	missed := 0
+	for i, p := range l.live(l.spans, cutoff) {
 		if p < 0 {
 			continue
 		}
 		u := l.spans.entry(p)
-		if u.at <= cutoff {
-			continue
-		}
 		missed++
 		c := l.classes.get(u.class)
 		if c != nil {
@@ -178,26 +178,20 @@ func (l *Learner) Links(b *linkindex.Links, now time.Time) int {
 	return missed
 }
 
-// linksToHeld learns the classes of the spans held during the warm-up
-// that links gathered in b target: they are held from now, as if a link
-// to an unheld span had been missed, but none was. l.mu is held.
-func (l *Learner) linksToHeld(b *linkindex.Links, now time.Time) {
-	cutoff := now.UnixNano() - int64(l.window)
-	l.keys = l.keys[:0]
-	for i := range b.Len() {
-		l.keys = append(l.keys, b.TargetAt(i))
+// live sets l.at to the ring place in s of each target in l.keys that s
+// remembers as passed after cutoff, or -1, and returns it; nil when s is
+// empty. l.mu is held.
+func (l *Learner) live(s *unheldSpans, cutoff int64) []int32 {
+	if s.len() == 0 {
+		return nil
 	}
-	l.at = l.held.findAll(l.keys, l.at)
-	for _, p := range l.at {
-		if p < 0 {
-			continue
-		}
-		if u := l.held.entry(p); u.at > cutoff {
-			if c := l.classes.get(u.class); c != nil {
-				l.linked(c, now)
-			}
+	l.at = s.findAll(l.keys, l.at)
+	for i, p := range l.at {
+		if p >= 0 && s.entry(p).at <= cutoff {
+			l.at[i] = -1
 		}
 	}
+	return l.at
 }
 
 // linked says that a link targeted a span of class c at now; l.mu is held.
